@@ -1,0 +1,36 @@
+# Thin wrapper over CMake. `make` builds a release, `make test` builds and runs
+# every test, `make bench` runs the benchmark suite against glibc, jemalloc,
+# tcmalloc and mimalloc. SAN=address|undefined|thread gives a sanitizer build,
+# DEBUG=1 a build with internal invariant checks; each lives in its own dir.
+BUILD_TYPE ?= Release
+SAN ?=
+DEBUG ?=
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+PREFIX ?= /usr/local
+
+BUILD_DIR := build$(if $(SAN),-$(SAN))$(if $(DEBUG),-debug)
+CMAKE_FLAGS := -DCMAKE_BUILD_TYPE=$(if $(SAN),RelWithDebInfo,$(BUILD_TYPE)) \
+	-DGM_SANITIZE=$(SAN) -DGM_DEBUG=$(if $(DEBUG),ON,OFF) -DCMAKE_INSTALL_PREFIX=$(PREFIX)
+
+.PHONY: all build test bench install clean setup
+
+all: build
+
+$(BUILD_DIR)/CMakeCache.txt:
+	cmake -S . -B $(BUILD_DIR) $(CMAKE_FLAGS)
+
+build: $(BUILD_DIR)/CMakeCache.txt
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+test: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+
+bench: build
+	@if [ -x bench/run.sh ]; then bench/run.sh $(BUILD_DIR); \
+	else echo "bench: no benchmark suite yet"; fi
+
+install: build
+	cmake --install $(BUILD_DIR)
+
+clean:
+	rm -rf build build-*

@@ -1,0 +1,124 @@
+/* arena.c: reserving 64 MiB arenas and the address -> arena map.
+ * See arena.h. */
+#include "arena.h"
+
+#include "error.h"
+#include "os.h"
+
+#include <errno.h>
+
+gm_heaparena_t *gm_arena_flat[GM_ARENA_FLAT_LEN];
+gm_heaparena_t **gm_arena_l1[1u << GM_ARENA_L1_BITS];
+
+gm_heaparena_t *gm_arena_of_high(uintptr_t p) { return gm_arena_of_two_level(p); }
+
+/* Where the next reservation should go. Go starts its heap at
+ * 0x00c000000000, a recognisable address well away from the mmap area
+ * (which grows down from the top) and the program break; we do the same and
+ * then grow upwards so arenas stay contiguous and free page runs can
+ * coalesce across arena boundaries. If the kernel puts a reservation
+ * elsewhere (address taken, or sanitizer shadow memory), we follow it. */
+static uintptr_t arena_hint = 0x00c000000000ULL;
+static size_t arena_count;
+
+/* All arenas, for walks (stats, heap map); grown on demand. Heap lock. */
+static gm_heaparena_t **all_arenas;
+static size_t all_arenas_cap;
+
+static bool register_arena(uintptr_t base) {
+  if (arena_count == all_arenas_cap) {
+    size_t ncap = all_arenas_cap ? all_arenas_cap * 2 : 512;
+    gm_heaparena_t **n = gm_sys_alloc(ncap * sizeof *n);
+    if (!n)
+      return false;
+    for (size_t i = 0; i < arena_count; i++)
+      n[i] = all_arenas[i];
+    if (all_arenas)
+      gm_sys_free(all_arenas, GM_ALIGN_UP(all_arenas_cap * sizeof *n, gm_sys_page_size()));
+    all_arenas = n;
+    all_arenas_cap = ncap;
+  }
+  gm_heaparena_t **slot;
+  if ((base >> GM_ARENA_FLAT_BITS) == 0) {
+    slot = &gm_arena_flat[base >> GM_ARENA_SHIFT];
+  } else {
+    size_t i1 = base >> (GM_ARENA_SHIFT + GM_ARENA_L2_BITS);
+    gm_heaparena_t **l2 = gm_arena_l1[i1];
+    if (!l2) {
+      l2 = gm_sys_alloc(sizeof(gm_heaparena_t *) << GM_ARENA_L2_BITS);
+      if (!l2)
+        return false;
+      gm_store_release(&gm_arena_l1[i1], l2);
+    }
+    slot = &l2[(base >> GM_ARENA_SHIFT) & ((1u << GM_ARENA_L2_BITS) - 1)];
+  }
+  gm_heaparena_t *ha = gm_sys_alloc(sizeof *ha);
+  if (!ha)
+    return false;
+  ha->base = base;
+  gm_store_release(slot, ha);
+  /* Keep all_arenas sorted by address (insertion; arenas are few). */
+  size_t i = arena_count++;
+  while (i > 0 && all_arenas[i - 1]->base > base) {
+    all_arenas[i] = all_arenas[i - 1];
+    i--;
+  }
+  all_arenas[i] = ha;
+  return true;
+}
+
+uintptr_t gm_arena_reserve_locked(size_t n) {
+  void *p = gm_sys_reserve_aligned((void *)arena_hint, n, GM_ARENA_BYTES);
+  if (!p)
+    return 0;
+  uintptr_t base = (uintptr_t)p;
+  if ((base + n) >> GM_ADDR_BITS) {
+    /* Beyond the 48 bits the arena map covers (5-level paging). */
+    gm_sys_free(p, n);
+    errno = ENOMEM;
+    return 0;
+  }
+  for (size_t off = 0; off < n; off += GM_ARENA_BYTES) {
+    if (!register_arena(base + off)) {
+      /* Arenas registered so far stay (their map entries are harmless);
+       * give back the rest of the address space. */
+      gm_sys_free((void *)(base + off), n - off);
+      errno = ENOMEM;
+      return 0;
+    }
+  }
+  arena_hint = base + n;
+  return base;
+}
+
+void gm_arena_mark_in_use_locked(uintptr_t base, bool in_use) {
+  gm_heaparena_t *ha = gm_arena_of(base);
+  size_t first = (base >> GM_PAGE_SHIFT) & (GM_PAGES_PER_ARENA - 1);
+  if (in_use)
+    ha->page_in_use[first / 64] |= 1ULL << (first % 64);
+  else
+    ha->page_in_use[first / 64] &= ~(1ULL << (first % 64));
+}
+
+void gm_arena_set_spans_locked(uintptr_t base, size_t npages, gm_mspan_t *s) {
+  uintptr_t p = base, end = base + (npages << GM_PAGE_SHIFT);
+  gm_heaparena_t *ha;
+  while (p < end) {
+    ha = gm_arena_of(p);
+    size_t i = (p >> GM_PAGE_SHIFT) & (GM_PAGES_PER_ARENA - 1);
+    size_t n = GM_PAGES_PER_ARENA - i;
+    size_t left = (end - p) >> GM_PAGE_SHIFT;
+    if (n > left)
+      n = left;
+    for (size_t k = 0; k < n; k++)
+      gm_store_release(&ha->spans[i + k], s);
+    p += n << GM_PAGE_SHIFT;
+  }
+}
+
+size_t gm_arena_count(void) { return gm_load_relaxed(&arena_count); }
+
+void gm_arena_for_each(void (*fn)(gm_heaparena_t *ha, void *arg), void *arg) {
+  for (size_t i = 0; i < arena_count; i++)
+    fn(all_arenas[i], arg);
+}

@@ -1,0 +1,86 @@
+/* arena.h: 64 MiB heap arenas and the map from any address to its span
+ * (Go's heapArena, arenas[] and spanOf).
+ *
+ * Each arena has out-of-line metadata (gm_heaparena_t, in its own mapping,
+ * never inside the arena's pages) with one span pointer per 8 KiB page.
+ * The arena map: Go uses one flat array over the whole address space (32
+ * MiB of virtual memory), which a program under a tight `ulimit -v` cannot
+ * afford at start. We split it. The heap is placed from 0x00c000000000
+ * upwards (arena.c), inside the low 4 TiB, which a flat table of 65536
+ * entries covers (512 KiB of zero-fill BSS, touched only where arenas
+ * are): one load, like Go. Arenas the kernel puts elsewhere (sanitizer
+ * shadow, address taken) go into a two-level map over the rest of the
+ * 48-bit space: a static first level of 2048 entries and second-level
+ * blocks mapped on demand. Lookups take no lock: entries are published
+ * with release stores and never removed. */
+#ifndef GM_ARENA_H
+#define GM_ARENA_H
+
+#include "internal.h"
+#include "span.h"
+
+#define GM_ARENA_FLAT_BITS 42 /* the flat table covers addresses below 4 TiB */
+#define GM_ARENA_FLAT_LEN ((size_t)1 << (GM_ARENA_FLAT_BITS - GM_ARENA_SHIFT))
+#define GM_ARENA_L2_BITS 11
+#define GM_ARENA_L1_BITS (GM_ADDR_BITS - GM_ARENA_SHIFT - GM_ARENA_L2_BITS)
+
+typedef struct gm_heaparena {
+  /* Span of every page. Pages of an in-use span all point at it; entries of
+   * freed pages are stale (callers check the span's state and bounds), and
+   * entries of never-used pages are NULL. */
+  gm_mspan_t *spans[GM_PAGES_PER_ARENA];
+  /* One bit per page: set on the first page of each in-use span (Go's
+   * pageInUse); lets heap walkers find spans without trusting stale
+   * entries. Changed under the heap lock. */
+  uint64_t page_in_use[GM_PAGES_PER_ARENA / 64];
+  uintptr_t base;
+} gm_heaparena_t;
+
+extern gm_heaparena_t *gm_arena_flat[GM_ARENA_FLAT_LEN];
+extern gm_heaparena_t **gm_arena_l1[1u << GM_ARENA_L1_BITS];
+
+gm_heaparena_t *gm_arena_of_high(uintptr_t p);
+
+GM_INLINE gm_heaparena_t *gm_arena_of(uintptr_t p) {
+  if (GM_LIKELY((p >> GM_ARENA_FLAT_BITS) == 0))
+    return gm_load_acquire(&gm_arena_flat[p >> GM_ARENA_SHIFT]);
+  return gm_arena_of_high(p);
+}
+
+GM_INLINE gm_heaparena_t *gm_arena_of_two_level(uintptr_t p) {
+  if (GM_UNLIKELY(p >> GM_ADDR_BITS))
+    return NULL;
+  gm_heaparena_t **l2 = gm_load_acquire(&gm_arena_l1[p >> (GM_ARENA_SHIFT + GM_ARENA_L2_BITS)]);
+  if (GM_UNLIKELY(l2 == NULL))
+    return NULL;
+  return gm_load_acquire(&l2[(p >> GM_ARENA_SHIFT) & ((1u << GM_ARENA_L2_BITS) - 1)]);
+}
+
+/* The span whose pages contain p, or NULL if p is not in gomalloc's heap.
+ * The result may be stale (a freed or reused span): check state and bounds. */
+GM_INLINE gm_mspan_t *gm_span_of(uintptr_t p) {
+  gm_heaparena_t *ha = gm_arena_of(p);
+  if (GM_UNLIKELY(ha == NULL))
+    return NULL;
+  return gm_load_acquire(&ha->spans[(p >> GM_PAGE_SHIFT) & (GM_PAGES_PER_ARENA - 1)]);
+}
+
+/* Reserve n bytes (a multiple of GM_ARENA_BYTES) of arena address space,
+ * next to the previous reservation when possible, and register metadata for
+ * each arena. Returns the base, or 0 with errno = ENOMEM. Heap lock held. */
+uintptr_t gm_arena_reserve_locked(size_t n);
+
+/* Point every page of [base, base + npages pages) at s. Heap lock held. */
+void gm_arena_set_spans_locked(uintptr_t base, size_t npages, gm_mspan_t *s);
+
+/* Set or clear the first-page bit of the span starting at base (Go's
+ * pageInUse). Heap lock held. */
+void gm_arena_mark_in_use_locked(uintptr_t base, bool in_use);
+
+/* Arena metadata bytes and arena count, for statistics. */
+size_t gm_arena_count(void);
+
+/* Call fn for every arena in address order. Heap lock held. */
+void gm_arena_for_each(void (*fn)(gm_heaparena_t *ha, void *arg), void *arg);
+
+#endif /* GM_ARENA_H */

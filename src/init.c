@@ -1,0 +1,83 @@
+/* init.c: process start-up, options, the thread-exit hook and fork.
+ *
+ * Nothing here may call malloc: under LD_PRELOAD we are malloc. gm_init
+ * runs from a library constructor and, in case something allocates even
+ * earlier (another library's constructor), from the first slow path. It
+ * only touches static memory; heap memory is reserved lazily by the first
+ * allocation that needs it.
+ *
+ * Fork: the prepare handler takes every lock in one fixed order (mcache
+ * registry, orphan cache, each mcentral in class order, the heap), so no
+ * lock is held by a thread that will not exist in the child; the parent
+ * releases them, the child re-initialises them and gives the vanished
+ * threads' cached spans back. */
+#include "error.h"
+#include "internal.h"
+#include "mcache.h"
+#include "mcentral.h"
+#include "mheap.h"
+#include "os.h"
+#include "sizeclass.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+
+int gm_init_state;
+gm_options_t gm_options;
+pthread_key_t gm_thread_key;
+
+static bool env_flag(const char *name) {
+  const char *v = getenv(name);
+  return v && (strcmp(v, "1") == 0 || strcmp(v, "yes") == 0 || strcmp(v, "true") == 0 ||
+               strcmp(v, "on") == 0);
+}
+
+static void fork_prepare(void) {
+  if (gm_load_acquire(&gm_init_state) != 2)
+    return;
+  gm_mcache_lock_all();
+  gm_mcentral_lock_all();
+  gm_mheap_lock_all();
+}
+
+static void fork_parent(void) {
+  if (gm_load_acquire(&gm_init_state) != 2)
+    return;
+  gm_mheap_unlock_all();
+  gm_mcentral_unlock_all();
+  gm_mcache_unlock_all();
+}
+
+static void fork_child(void) {
+  if (gm_load_acquire(&gm_init_state) != 2)
+    return;
+  gm_mheap_reinit_locks();
+  gm_mcentral_reinit_locks();
+  gm_mcache_after_fork_child_locks();
+  gm_mcache_after_fork_child();
+}
+
+void gm_init(void) {
+  int expected = 0;
+  if (__atomic_compare_exchange_n(&gm_init_state, &expected, 1, false, __ATOMIC_ACQ_REL,
+                                  __ATOMIC_ACQUIRE)) {
+    gm_sys_page_size();
+    gm_options.align8 = env_flag("GOMALLOC_ALIGN8");
+    gm_sizeclass_init(gm_options.align8);
+    gm_mcentral_init();
+    gm_mheap_init();
+    if (pthread_key_create(&gm_thread_key, gm_mcache_thread_exit) != 0)
+      gm_fatal("cannot create the thread-exit key", NULL, "pthread_key_create failed");
+    gm_store_release(&gm_init_state, 2);
+    /* May allocate (glibc keeps atfork handlers in a growable array); the
+     * heap is usable by now. */
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+    return;
+  }
+  while (gm_load_acquire(&gm_init_state) != 2)
+    sched_yield();
+}
+
+__attribute__((constructor(101))) static void gm_init_constructor(void) { gm_init(); }

@@ -1,0 +1,86 @@
+/* internal.h: small helpers shared by every file of the allocator:
+ * branch hints, bit operations, atomics with the memory order in the name,
+ * and the lock type. See malloc.c for the overview of the design. */
+#ifndef GM_INTERNAL_H
+#define GM_INTERNAL_H
+
+#include "config.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define GM_LIKELY(x) __builtin_expect(!!(x), 1)
+#define GM_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define GM_INLINE static inline __attribute__((always_inline))
+#define GM_NOINLINE __attribute__((noinline))
+#define GM_COLD __attribute__((cold))
+#define GM_HIDDEN __attribute__((visibility("hidden")))
+#define GM_ALIGNED(n) __attribute__((aligned(n)))
+
+#define GM_ALIGN_UP(x, a) (((x) + ((a)-1)) & ~((__typeof__(x))(a)-1))
+#define GM_ALIGN_DOWN(x, a) ((x) & ~((__typeof__(x))(a)-1))
+
+GM_INLINE unsigned gm_ctz64(uint64_t x) { return (unsigned)__builtin_ctzll(x); }
+/* Without -mpopcnt the builtin becomes a libgcc call; the SWAR form is a
+ * dozen inline instructions on any x86-64 (the instruction is used when
+ * the target has it). */
+GM_INLINE unsigned gm_popcount64(uint64_t x) {
+#if defined(__POPCNT__) || defined(__aarch64__)
+  return (unsigned)__builtin_popcountll(x);
+#else
+  x = x - ((x >> 1) & 0x5555555555555555ULL);
+  x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
+  x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0fULL;
+  return (unsigned)((x * 0x0101010101010101ULL) >> 56);
+#endif
+}
+GM_INLINE bool gm_is_pow2(size_t x) { return x != 0 && (x & (x - 1)) == 0; }
+
+/* Atomics on plain fields (GCC/Clang builtins), so a field can be written
+ * plainly by its owner and read racily-but-defined by others. */
+#define gm_load_relaxed(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+#define gm_load_acquire(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define gm_load_seqcst(p) __atomic_load_n((p), __ATOMIC_SEQ_CST)
+#define gm_store_relaxed(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+#define gm_store_release(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+#define gm_store_seqcst(p, v) __atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
+#define gm_fetch_or_seqcst(p, v) __atomic_fetch_or((p), (v), __ATOMIC_SEQ_CST)
+#define gm_fetch_add_relaxed(p, v) __atomic_fetch_add((p), (v), __ATOMIC_RELAXED)
+#define gm_fetch_sub_relaxed(p, v) __atomic_fetch_sub((p), (v), __ATOMIC_RELAXED)
+#define gm_exchange_acqrel(p, v) __atomic_exchange_n((p), (v), __ATOMIC_ACQ_REL)
+
+/* Locks are glibc mutexes: uncontended lock/unlock is one atomic each, they
+ * sleep in the kernel under contention (spinning is wrong with more threads
+ * than cores), and they never allocate. Every lock is taken in fork's
+ * prepare handler (init.c), in the order documented there. */
+typedef pthread_mutex_t gm_lock_t;
+#define GM_LOCK_INIT PTHREAD_MUTEX_INITIALIZER
+GM_INLINE void gm_lock(gm_lock_t *l) { pthread_mutex_lock(l); }
+GM_INLINE void gm_unlock(gm_lock_t *l) { pthread_mutex_unlock(l); }
+GM_INLINE void gm_lock_reinit(gm_lock_t *l) { pthread_mutex_init(l, NULL); }
+
+#if GM_DEBUG
+#include "error.h"
+#define GM_ASSERT(c)                                                                               \
+  do {                                                                                             \
+    if (GM_UNLIKELY(!(c)))                                                                         \
+      gm_fatal("internal assertion failed", NULL, #c " at " __FILE__);                             \
+  } while (0)
+#else
+#define GM_ASSERT(c) ((void)0)
+#endif
+
+/* Process-wide one-time setup (init.c); called from every slow path that
+ * may be the first call into the allocator. */
+void gm_init(void);
+extern int gm_init_state; /* 2 once gm_init has finished its core part */
+
+/* Options (init.c), read once from GOMALLOC_* at start. */
+typedef struct gm_options {
+  bool align8; /* GOMALLOC_ALIGN8=1: requests of 17..24 B may use Go's 24 B class */
+} gm_options_t;
+extern gm_options_t gm_options;
+
+#endif /* GM_INTERNAL_H */

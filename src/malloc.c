@@ -1,0 +1,376 @@
+/* malloc.c: the C and POSIX allocation API, and the overview of gomalloc.
+ *
+ * gomalloc is Go's memory allocator (runtime/malloc.go, mheap.go, mcache.go,
+ * mcentral.go, mpagealloc.go) turned into a C malloc. The main allocator
+ * works in runs of 8 KiB pages. Small requests (<= 32 KiB) are rounded up to
+ * one of Go's 67 size classes, and each class is carved from runs of pages
+ * cut into equal objects; large requests get a page run of their own.
+ *
+ * The allocator's data structures are:
+ *
+ *   fixalloc:  free-list allocator for fixed-size off-heap objects (spans,
+ *              mcaches), from OS memory.
+ *   mheap:     the page heap, managed at 8 KiB page granularity.
+ *   mspan:     a run of in-use pages managed by the mheap.
+ *   mcentral:  collects all spans of a given span class.
+ *   mcache:    a per-thread cache of spans with free space.
+ *   pagealloc: bitmap + radix tree of free-run summaries over the pages.
+ *
+ * Allocating a small object walks up a hierarchy of caches:
+ *
+ *   1. Round the size up to a size class and look at the thread's mcache
+ *      span for that class. Take the next free slot from the span's 64-bit
+ *      allocCache with count-trailing-zeros. No lock, no atomic.
+ *   2. If the cache word is used up, load the next word of allocBits. If the
+ *      span is exhausted but frees are waiting in its bitmaps, sweep it in
+ *      place and go on (still no lock).
+ *   3. Otherwise hand the span back to its mcentral and take a span with
+ *      free space from it (swept on the way), under the mcentral's lock.
+ *   4. If the mcentral has none, allocate a run of pages from the mheap
+ *      (heap lock, first fit by address in the page bitmap).
+ *   5. If the mheap has no free run, grow the heap by mapping a 4 MiB chunk
+ *      of a reserved 64 MiB arena, reserving more arenas as needed.
+ *
+ * Large objects (> 32 KiB) go straight to the mheap (steps 4-5) as a span of
+ * their own, and are given back to it by free.
+ *
+ * Where we leave Go, and why:
+ *
+ *   - Explicit free. Go has no free: the garbage collector marks live
+ *     objects and the sweeper makes allocBits = gcmarkBits. Here free(p)
+ *     records the slot in one of two free bitmaps of its span (plain writes
+ *     by the owning thread, atomic OR by any other), and the next sweep of
+ *     the span folds them into allocBits, exactly where Go's sweep would
+ *     fold in the mark bits. Allocation stays Go's: it never writes
+ *     allocBits. The state machine of a span is in mcentral.c.
+ *   - No tiny allocator. Go packs several tiny noscan objects into one
+ *     16-byte block and frees the block when the GC finds all of them
+ *     dead; free() of one of them could not free the block. Requests of
+ *     1-8 bytes use class 1 (8 B), 9-16 bytes class 2.
+ *   - 16-byte alignment. malloc gives 16-byte aligned memory to every
+ *     request of 16 bytes or more, as glibc does on x86-64; Go's 24-byte
+ *     class is only 8-byte aligned, so 17-24 byte requests use the 32-byte
+ *     class unless GOMALLOC_ALIGN8=1 (sizeclass.h). Go's table itself is
+ *     unchanged.
+ *   - Per-thread, not per-P, caches, flushed by a pthread key destructor.
+ *   - Large frees return pages at once (Go waits for the sweeper).
+ *   - Metadata reserved lazily (arena map, page summaries), so programs
+ *     start under a small `ulimit -v`.
+ *
+ * Kept for the garbage-collected heap to come: span classes with the
+ * noscan bit (plain malloc uses "scan" classes), gcmark_bits and sweepgen
+ * in every span, and sweeping as the only way a slot becomes free again.
+ *
+ * Zeroing: a span made from pages that were never touched (or were given
+ * back to the OS) is known to be zero; needzero is set once a sweep reuses
+ * a freed slot, or when the pages were used before. calloc clears only when
+ * needzero says the memory may be dirty. */
+#include "mallocgc.h"
+
+#include "error.h"
+#include "gomalloc.h"
+#include "mcentral.h"
+#include "mheap.h"
+#include "os.h"
+
+#include <errno.h>
+#include <string.h>
+
+/* ---- helpers --------------------------------------------------------- */
+
+GM_NOINLINE void *gm_malloc_large(size_t size, size_t align_pages) {
+  if (GM_UNLIKELY(gm_load_acquire(&gm_init_state) != 2))
+    gm_init();
+  if (GM_UNLIKELY(size > GM_MAX_ALLOC)) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  size_t npages = (size + GM_PAGE_MASK) >> GM_PAGE_SHIFT;
+  if (npages == 0)
+    npages = 1;
+  gm_mspan_t *s =
+      gm_mheap_alloc_span(npages, gm_make_spanclass(0, false), align_pages, GM_SPAN_LARGE, NULL);
+  return s ? (void *)s->base : NULL;
+}
+
+static inline bool span_in_use_small(const gm_mspan_t *s) {
+  uint8_t st = gm_load_relaxed(&s->state);
+  return st >= GM_SPAN_CACHED && st <= GM_SPAN_FULL;
+}
+
+/* Is slot idx of small span s allocated right now (not free, not freed)? */
+static bool slot_allocated(gm_mspan_t *s, size_t idx) {
+  size_t w = idx / 64;
+  uint64_t bit = 1ULL << (idx % 64);
+  if ((gm_load_relaxed(&gm_span_local_free(s)[w]) | gm_load_relaxed(&gm_span_remote_free(s)[w])) &
+      bit)
+    return false;
+  return idx < gm_load_acquire(&s->freeindex) ||
+         (gm_load_relaxed(&gm_span_alloc_bits(s)[w]) & bit);
+}
+
+/* Diagnose a pointer that is not a live block and abort. op is the call
+ * ("free", "realloc", "malloc_usable_size"). */
+GM_NOINLINE GM_COLD static void bad_pointer(const char *op, const void *p, gm_mspan_t *s) {
+  char fault[64];
+  const char *detail;
+  bool dbl = false;
+  uintptr_t a = (uintptr_t)p;
+  if (!s) {
+    detail = gm_arena_of(a) ? "not allocated" : "not owned by gomalloc";
+  } else {
+    uint8_t st = gm_load_relaxed(&s->state);
+    if (a < s->base || a >= s->base + (s->npages << GM_PAGE_SHIFT)) {
+      detail = "not allocated";
+    } else if (st == GM_SPAN_DEAD) {
+      /* The pages were given back: a block here was freed already if p is
+       * where a block would have started. */
+      uintptr_t off = a - s->base;
+      dbl = s->elemsize && off % s->elemsize == 0;
+      detail = dbl ? "block already free" : "not allocated";
+    } else if (st == GM_SPAN_LARGE) {
+      detail = "interior pointer";
+    } else if (a >= s->limit) {
+      detail = "not allocated";
+    } else {
+      uintptr_t off = a - s->base;
+      size_t idx = gm_span_obj_index(s, off);
+      if (idx * s->elemsize != off)
+        detail = "interior pointer";
+      else if (!slot_allocated(s, idx)) {
+        dbl = true;
+        detail = "block already free";
+      } else
+        detail = "not allocated";
+    }
+  }
+  size_t n = 0;
+  const char *prefix = dbl && op[0] == 'f' ? "double " : "invalid ";
+  for (const char *q = prefix; *q; q++)
+    fault[n++] = *q;
+  for (const char *q = op; *q && n < sizeof fault - 1; q++)
+    fault[n++] = *q;
+  fault[n] = 0;
+  gm_fatal(fault, p, detail);
+}
+
+GM_NOINLINE void gm_free_slow(void *p, gm_mspan_t *s) {
+  if (!p)
+    return;
+  if (s && gm_load_relaxed(&s->state) == GM_SPAN_LARGE && (uintptr_t)p == s->base) {
+    gm_mheap_free_span(s);
+    return;
+  }
+  bad_pointer("free", p, s);
+}
+
+/* The span of a live block, or abort naming op. */
+static gm_mspan_t *live_span(const void *p, const char *op) {
+  uintptr_t a = (uintptr_t)p;
+  gm_mspan_t *s = gm_span_of(a);
+  if (!s)
+    bad_pointer(op, p, s);
+  uint8_t st = gm_load_relaxed(&s->state);
+  if (st == GM_SPAN_LARGE) {
+    if (a != s->base)
+      bad_pointer(op, p, s);
+    return s;
+  }
+  if (!span_in_use_small(s) || a < s->base || a >= s->limit)
+    bad_pointer(op, p, s);
+  uintptr_t off = a - s->base;
+  size_t idx = gm_span_obj_index(s, off);
+  if (idx * s->elemsize != off || !slot_allocated(s, idx))
+    bad_pointer(op, p, s);
+  return s;
+}
+
+/* ---- the API ------------------------------------------------------------ */
+
+GM_API void *gm_malloc(size_t size) { return gm_malloc_impl(size); }
+
+GM_API void gm_free(void *p) {
+  if (GM_LIKELY(p != NULL))
+    gm_free_impl(p);
+}
+
+GM_API void gm_free_sized(void *p, size_t size) {
+#if GM_DEBUG
+  if (p && gm_usable_size(p) < size)
+    gm_fatal("invalid free_sized", p, "size larger than the block");
+#else
+  (void)size;
+#endif
+  gm_free(p);
+}
+
+GM_API void gm_free_aligned_sized(void *p, size_t alignment, size_t size) {
+#if GM_DEBUG
+  if (p && ((uintptr_t)p & (alignment - 1)))
+    gm_fatal("invalid free_aligned_sized", p, "block not aligned as stated");
+#else
+  (void)alignment;
+#endif
+  gm_free_sized(p, size);
+}
+
+GM_API void *gm_calloc(size_t count, size_t size) {
+  size_t n;
+  if (GM_UNLIKELY(__builtin_mul_overflow(count, size, &n))) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  void *p = gm_malloc_impl(n);
+  if (GM_UNLIKELY(p == NULL))
+    return NULL;
+  /* Clear only memory that may be dirty: fresh pages are already zero. */
+  if (gm_span_of((uintptr_t)p)->needzero)
+    memset(p, 0, n);
+  return p;
+}
+
+GM_API size_t gm_usable_size(const void *p) {
+  if (!p)
+    return 0;
+  return live_span(p, "malloc_usable_size")->elemsize;
+}
+
+GM_API void *gm_realloc(void *p, size_t size) {
+  if (p == NULL)
+    return gm_malloc_impl(size);
+  if (size == 0) {
+    /* glibc: realloc(p, 0) frees p and returns NULL. */
+    gm_free_impl(p);
+    return NULL;
+  }
+  gm_mspan_t *s = live_span(p, "realloc");
+  size_t old = s->elemsize;
+  unsigned cls = gm_spanclass_sizeclass(s->spanclass);
+  if (cls != 0) {
+    /* Same class: nothing to do. Growing past it or shrinking to a smaller
+     * class moves the block (shrinking frees the room for other sizes). */
+    if (size <= GM_MAX_SMALL_SIZE && (size <= old && gm_size_to_class(size) >= cls))
+      return p;
+  } else if (size > GM_MAX_SMALL_SIZE && size <= GM_MAX_ALLOC) {
+    size_t npages = (size + GM_PAGE_MASK) >> GM_PAGE_SHIFT;
+    if (npages == s->npages)
+      return p;
+    if (npages < s->npages) {
+      /* Shrink in place; the tail pages go back to the heap. Keep the
+       * block when the saving would be under a quarter, to avoid
+       * ping-pong for small size changes. */
+      if (s->npages - npages >= (s->npages + 3) / 4)
+        gm_mheap_shrink_span(s, npages);
+      return p;
+    }
+    if (gm_mheap_grow_span(s, npages))
+      return p;
+  }
+  void *q = gm_malloc_impl(size);
+  if (GM_UNLIKELY(q == NULL))
+    return NULL; /* p is untouched */
+  memcpy(q, p, old < size ? old : size);
+  gm_free_impl(p);
+  return q;
+}
+
+GM_API void *gm_reallocarray(void *p, size_t count, size_t size) {
+  size_t n;
+  if (__builtin_mul_overflow(count, size, &n)) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  return gm_realloc(p, n);
+}
+
+/* Alignments we can ever satisfy: beyond this the address space is too
+ * small, so the request is invalid rather than merely too large. */
+#define GM_MAX_ALIGN ((size_t)1 << (GM_ADDR_BITS - 2))
+
+/* align is a power of two. Small sizes use the first size class whose
+ * objects are all aligned (a 4 KiB-aligned 4 KiB block is one 4 KiB slot);
+ * everything else is a large span whose first page is aligned. */
+static void *aligned_impl(size_t align, size_t size) {
+  if (align <= 16) {
+    if (size < align)
+      size = align;
+    return gm_malloc_impl(size);
+  }
+  if (size <= GM_MAX_SMALL_SIZE && align <= GM_PAGE_SIZE) {
+    if (GM_UNLIKELY(gm_load_acquire(&gm_init_state) != 2))
+      gm_init();
+    unsigned cls = gm_size_to_class_aligned(size, align);
+    if (cls)
+      return gm_mcache_alloc_small(gm_class_to_size[cls]);
+  }
+  if (size > GM_MAX_ALLOC || align > GM_MAX_ALIGN) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  size_t align_pages = align > GM_PAGE_SIZE ? align >> GM_PAGE_SHIFT : 1;
+  return gm_malloc_large(size ? size : 1, align_pages);
+}
+
+GM_API void *gm_aligned_alloc(size_t alignment, size_t size) {
+  if (!gm_is_pow2(alignment) || alignment > GM_MAX_ALIGN) {
+    errno = EINVAL;
+    return NULL;
+  }
+  return aligned_impl(alignment, size);
+}
+
+GM_API int gm_posix_memalign(void **out, size_t alignment, size_t size) {
+  if (!gm_is_pow2(alignment) || alignment % sizeof(void *) != 0)
+    return EINVAL;
+  int saved = errno;
+  void *p = aligned_impl(alignment, size);
+  if (!p) {
+    errno = saved;
+    return ENOMEM;
+  }
+  *out = p;
+  return 0;
+}
+
+GM_API void *gm_memalign(size_t alignment, size_t size) {
+  if (alignment > SIZE_MAX / 2 + 1) {
+    errno = EINVAL;
+    return NULL;
+  }
+  if (alignment == 0)
+    alignment = 1;
+  if (!gm_is_pow2(alignment)) /* glibc rounds up */
+    alignment = (size_t)1 << (64 - __builtin_clzll(alignment));
+  return aligned_impl(alignment, size);
+}
+
+GM_API void *gm_valloc(size_t size) { return aligned_impl(gm_sys_page_size(), size); }
+
+GM_API void *gm_pvalloc(size_t size) {
+  size_t ps = gm_sys_page_size();
+  if (size > SIZE_MAX - ps) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  size = GM_ALIGN_UP(size ? size : 1, ps);
+  return aligned_impl(ps, size);
+}
+
+/* ---- heap control ---------------------------------------------------- */
+
+GM_API void gm_thread_flush(void) {
+  gm_mcache_t *c = gm_tls_mcache;
+  if (c != &gm_empty_mcache)
+    gm_mcache_release_all(c);
+}
+
+GM_API size_t gm_release(void) {
+  if (gm_load_acquire(&gm_init_state) != 2)
+    gm_init();
+  gm_thread_flush();
+  for (unsigned i = 0; i < GM_NUM_SPAN_CLASSES; i++)
+    gm_mcentral_reclaim(&gm_central[i]);
+  return gm_mheap_scavenge_all();
+}
+
+GM_API const char *gm_version(void) { return "0.1.0"; }

@@ -1,0 +1,65 @@
+/* mallocgc.h: the malloc and free fast paths (named after Go's mallocgc), inline so that both the gm_*
+ * entry points (malloc.c) and the libc names (override.c) compile to the
+ * whole fast path with no extra call. Everything unusual goes out of line. */
+#ifndef GM_MALLOCGC_H
+#define GM_MALLOCGC_H
+
+#include "arena.h"
+#include "mcache.h"
+#include "span.h"
+
+/* Largest request we try to satisfy: beyond this the address space cannot
+ * hold it anyway, and page arithmetic must not overflow. */
+#define GM_MAX_ALLOC ((size_t)1 << (GM_ADDR_BITS - 2))
+
+void *gm_malloc_large(size_t size, size_t align_pages);
+void gm_free_slow(void *p, gm_mspan_t *s);
+
+GM_INLINE void *gm_malloc_impl(size_t size) {
+  if (GM_LIKELY(size <= GM_MAX_SMALL_SIZE))
+    return gm_mcache_alloc_small(size);
+  return gm_malloc_large(size, 1);
+}
+
+/* Free: span lookup in the arena map, then the object index by divMul, a
+ * check that p is the object's base and is allocated, and one bit set in a
+ * free bitmap: plainly if this thread owns the span, atomically if not.
+ * The slot becomes allocatable again at the span's next sweep. */
+GM_INLINE void gm_free_impl(void *p) {
+  uintptr_t a = (uintptr_t)p;
+  gm_mspan_t *s = gm_span_of(a);
+  if (GM_UNLIKELY(s == NULL)) {
+    gm_free_slow(p, NULL);
+    return;
+  }
+  /* CACHED, PARTIAL and FULL (1..3) are the in-use small-span states. */
+  uint8_t st = gm_load_relaxed(&s->state);
+  uintptr_t off = a - s->base;
+  if (GM_UNLIKELY((unsigned)(st - GM_SPAN_CACHED) > GM_SPAN_FULL - GM_SPAN_CACHED ||
+                  off >= s->limit - s->base)) {
+    gm_free_slow(p, s);
+    return;
+  }
+  size_t idx = gm_span_obj_index(s, off);
+  if (GM_UNLIKELY(idx * s->elemsize != off)) {
+    gm_free_slow(p, s);
+    return;
+  }
+  if (GM_LIKELY(s->owner == gm_tls_mcache)) {
+    uint64_t *lf = gm_span_local_free(s);
+    size_t w = idx / 64;
+    uint64_t bit = 1ULL << (idx % 64);
+    uint64_t l = lf[w];
+    if (GM_UNLIKELY(((l | gm_load_relaxed(&gm_span_remote_free(s)[w])) & bit) ||
+                    !(idx < s->freeindex || (gm_span_alloc_bits(s)[w] & bit)))) {
+      gm_free_slow(p, s);
+      return;
+    }
+    gm_store_relaxed(&lf[w], l | bit);
+    s->local_nfreed++;
+    return;
+  }
+  gm_span_free_remote(s, idx, p);
+}
+
+#endif

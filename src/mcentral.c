@@ -1,0 +1,230 @@
+/* mcentral.c: central span lists, and the span state machine.
+ *
+ * A small-object span is in exactly one of these states (gm_mspan_t.state):
+ *
+ *   CACHED   owned by one mcache. Only the owner allocates from it and
+ *            sweeps it. The owner's frees set local_free bits (plain
+ *            writes); other threads' frees set remote_free bits (atomic OR)
+ *            and do nothing else.
+ *   PARTIAL  on mcentral.partial: has free slots, or frees waiting for the
+ *            next sweep. Nobody allocates from it; frees are all remote.
+ *   FULL     on mcentral.full: no free slot at its last sweep.
+ *   DEAD     its pages are back in the page heap.
+ *
+ * Transitions (list membership and state change together, under the
+ * mcentral lock, except DEAD -> CACHED for a fresh span):
+ *
+ *   fresh span from mheap ................................ -> CACHED
+ *   CACHED  -> owner exhausts it, frees pending: sweep in place, stay CACHED
+ *   CACHED  -> owner exhausts it, no frees (uncache) ..... -> FULL
+ *   CACHED  -> owner lets go with free slots (uncache) ... -> PARTIAL
+ *   CACHED  -> uncache finds every object freed .......... -> DEAD (to mheap)
+ *   PARTIAL -> cacheSpan pops it, sweeps it .............. -> CACHED
+ *   FULL    -> first remote free ......................... -> PARTIAL
+ *   PARTIAL/FULL -> a remote free frees its last object .. -> DEAD (to mheap)
+ *   PARTIAL/FULL -> reclaim sweeps it and finds it empty . -> DEAD (to mheap)
+ *
+ * Sweeping (span.c) is Go's: fold freed slots into alloc_bits, reset
+ * freeindex, recount. Who may sweep: the owner while CACHED, or a holder of
+ * the mcentral lock while PARTIAL/FULL. Remote frees never sweep; they only
+ * OR a bit, so they never block the owner.
+ *
+ * The race to watch is a remote free against uncache: the free ORs its bit,
+ * then reads the state; uncache stores the new state, then re-reads the
+ * remote bits. Both are sequentially consistent, so at least one side sees
+ * the other and a full span that just got a free is never stranded on the
+ * full list. Span structs are never unmapped and only reused as span
+ * structs, so a racing reader of a stale span re-checks everything under
+ * the lock before acting. */
+#include "mcentral.h"
+
+#include "error.h"
+#include "mcache.h"
+#include "mheap.h"
+
+#include <errno.h>
+
+gm_mcentral_t gm_central[GM_NUM_SPAN_CLASSES];
+
+void gm_mcentral_init(void) {
+  for (unsigned i = 0; i < GM_NUM_SPAN_CLASSES; i++) {
+    gm_lock_reinit(&gm_central[i].lock);
+    gm_central[i].spanclass = (gm_spanclass_t)i;
+  }
+}
+
+static void list_push(gm_spanlist_t *l, gm_mspan_t *s) {
+  s->prev = NULL;
+  s->next = l->head;
+  if (l->head)
+    l->head->prev = s;
+  l->head = s;
+  l->n++;
+}
+
+static void list_remove(gm_spanlist_t *l, gm_mspan_t *s) {
+  if (s->prev)
+    s->prev->next = s->next;
+  else
+    l->head = s->next;
+  if (s->next)
+    s->next->prev = s->prev;
+  s->next = s->prev = NULL;
+  l->n--;
+}
+
+static gm_mspan_t *list_pop(gm_spanlist_t *l) {
+  gm_mspan_t *s = l->head;
+  if (s)
+    list_remove(l, s);
+  return s;
+}
+
+static inline void debug_check_span(gm_mspan_t *s) {
+#if GM_DEBUG
+  const char *err = gm_span_check(s);
+  if (err)
+    gm_fatal("span inconsistent", (void *)s->base, err);
+#else
+  (void)s;
+#endif
+}
+
+gm_mspan_t *gm_mcentral_cache_span(gm_mcentral_t *mc, struct gm_mcache *c) {
+  for (;;) {
+    gm_lock(&mc->lock);
+    gm_mspan_t *s = list_pop(&mc->partial);
+    if (!s) {
+      gm_unlock(&mc->lock);
+      break;
+    }
+    s->owner = c;
+    gm_store_seqcst(&s->state, (uint8_t)GM_SPAN_CACHED);
+    unsigned nfree = gm_span_sweep(s);
+    gm_unlock(&mc->lock);
+    debug_check_span(s);
+    if (nfree)
+      return s;
+    /* Moved to partial by a remote free whose slot was then... cannot be
+     * reused before a sweep, so this only happens for a stale move; put it
+     * back where it belongs and try the next one. */
+    gm_mcentral_uncache_span(s);
+  }
+  unsigned cls = gm_spanclass_sizeclass(mc->spanclass);
+  return gm_mheap_alloc_span(gm_class_to_allocnpages[cls], mc->spanclass, 1, GM_SPAN_CACHED, c);
+}
+
+void gm_mcentral_uncache_span(gm_mspan_t *s) {
+  gm_mcentral_t *mc = &gm_central[s->spanclass];
+  gm_lock(&mc->lock);
+  gm_span_sweep(s);
+  s->owner = NULL;
+  debug_check_span(s);
+  if (s->alloc_count == 0) {
+    /* Nothing allocated: no free can be in flight for it. */
+    gm_store_seqcst(&s->state, (uint8_t)GM_SPAN_DEAD);
+    gm_unlock(&mc->lock);
+    gm_mheap_free_span(s);
+    return;
+  }
+  if (s->alloc_count < s->nelems) {
+    gm_store_seqcst(&s->state, (uint8_t)GM_SPAN_PARTIAL);
+    list_push(&mc->partial, s);
+  } else {
+    gm_store_seqcst(&s->state, (uint8_t)GM_SPAN_FULL);
+    list_push(&mc->full, s);
+    /* A remote free that read CACHED before our store left its bit for us. */
+    if (gm_span_has_frees(s)) {
+      list_remove(&mc->full, s);
+      gm_store_seqcst(&s->state, (uint8_t)GM_SPAN_PARTIAL);
+      list_push(&mc->partial, s);
+    }
+  }
+  bool empty = gm_span_all_freed_remote(s);
+  if (empty) {
+    gm_span_count_frees(s, s->alloc_count);
+    list_remove(s->state == GM_SPAN_FULL ? &mc->full : &mc->partial, s);
+    gm_store_seqcst(&s->state, (uint8_t)GM_SPAN_DEAD);
+  }
+  gm_unlock(&mc->lock);
+  if (empty)
+    gm_mheap_free_span(s);
+}
+
+void gm_mcentral_span_freed(gm_mspan_t *s) {
+  gm_spanclass_t spc = gm_load_relaxed(&s->spanclass);
+  gm_mcentral_t *mc = &gm_central[spc];
+  gm_lock(&mc->lock);
+  uint8_t st = s->state;
+  /* Re-check under the lock: the span may have been cached, freed or even
+   * reused for another class since the caller looked. */
+  if (s->spanclass != spc || (st != GM_SPAN_FULL && st != GM_SPAN_PARTIAL)) {
+    gm_unlock(&mc->lock);
+    return;
+  }
+  bool empty = gm_span_all_freed_remote(s);
+  if (st == GM_SPAN_FULL) {
+    list_remove(&mc->full, s);
+    if (!empty) {
+      gm_store_seqcst(&s->state, (uint8_t)GM_SPAN_PARTIAL);
+      list_push(&mc->partial, s);
+    }
+  } else if (empty) {
+    list_remove(&mc->partial, s);
+  }
+  if (empty) {
+    gm_span_count_frees(s, s->alloc_count);
+    gm_store_seqcst(&s->state, (uint8_t)GM_SPAN_DEAD);
+  }
+  gm_unlock(&mc->lock);
+  if (empty)
+    gm_mheap_free_span(s);
+}
+
+size_t gm_mcentral_reclaim(gm_mcentral_t *mc) {
+  gm_mspan_t *dead = NULL;
+  size_t n = 0;
+  gm_lock(&mc->lock);
+  gm_spanlist_t *lists[2] = {&mc->full, &mc->partial};
+  for (int li = 0; li < 2; li++) {
+    gm_mspan_t *s = lists[li]->head;
+    while (s) {
+      gm_mspan_t *next = s->next;
+      if (gm_span_has_frees(s)) {
+        gm_span_sweep(s);
+        if (s->alloc_count == 0) {
+          list_remove(lists[li], s);
+          gm_store_seqcst(&s->state, (uint8_t)GM_SPAN_DEAD);
+          s->next = dead;
+          dead = s;
+          n++;
+        } else if (li == 0) {
+          list_remove(&mc->full, s);
+          gm_store_seqcst(&s->state, (uint8_t)GM_SPAN_PARTIAL);
+          list_push(&mc->partial, s);
+        }
+      }
+      s = next;
+    }
+  }
+  gm_unlock(&mc->lock);
+  while (dead) {
+    gm_mspan_t *next = dead->next;
+    gm_mheap_free_span(dead);
+    dead = next;
+  }
+  return n;
+}
+
+void gm_mcentral_lock_all(void) {
+  for (unsigned i = 0; i < GM_NUM_SPAN_CLASSES; i++)
+    gm_lock(&gm_central[i].lock);
+}
+void gm_mcentral_unlock_all(void) {
+  for (unsigned i = GM_NUM_SPAN_CLASSES; i-- > 0;)
+    gm_unlock(&gm_central[i].lock);
+}
+void gm_mcentral_reinit_locks(void) {
+  for (unsigned i = 0; i < GM_NUM_SPAN_CLASSES; i++)
+    gm_lock_reinit(&gm_central[i].lock);
+}

@@ -1,0 +1,211 @@
+/* mheap.c: the page heap. See mheap.h and the overview in malloc.c.
+ *
+ * Memory flow (Go's mem.go states): arenas are Reserved 64 MiB at a time;
+ * the heap maps (Reserved -> Ready) 4 MiB chunks as it needs them and hands
+ * them to the page allocator, which marks them free and scavenged (mapped
+ * but never touched, so not yet resident). Spans are carved from free page
+ * runs, lowest address first; freed spans return their pages, which
+ * coalesce with free neighbours in the page bitmap, and stay resident until
+ * the scavenger releases them. */
+#include "mheap.h"
+
+#include "arena.h"
+#include "error.h"
+#include "mcentral.h"
+#include "os.h"
+
+#include <errno.h>
+#include <stddef.h>
+
+gm_mheap_t gm_heap = {.lock = GM_LOCK_INIT};
+
+static unsigned bucket_for_words(unsigned nwords) {
+  unsigned b = 0;
+  while ((1u << b) < nwords)
+    b++;
+  return b;
+}
+
+void gm_mheap_init(void) {
+  for (unsigned b = 0; b < GM_SPAN_BUCKETS; b++)
+    gm_fixalloc_init(&gm_heap.spanalloc[b], sizeof(gm_mspan_t) + 3 * sizeof(uint64_t) * (1u << b),
+                     offsetof(gm_mspan_t, next));
+  if (!gm_pagealloc_init(&gm_heap.pages))
+    gm_fatal("cannot initialise the page allocator", NULL, "out of memory at start");
+}
+
+/* Add at least npages of fresh pages to the page allocator. */
+static bool grow_locked(size_t npages) {
+  gm_mheap_t *h = &gm_heap;
+  size_t need = GM_ALIGN_UP(npages, (size_t)GM_CHUNK_PAGES);
+  if (need < npages || need > ((size_t)1 << (GM_ADDR_BITS - GM_PAGE_SHIFT))) {
+    errno = ENOMEM;
+    return false;
+  }
+  size_t bytes = need << GM_PAGE_SHIFT;
+  if (h->cur_end - h->cur_base < bytes) {
+    size_t n = GM_ALIGN_UP(bytes, GM_ARENA_BYTES);
+    uintptr_t r = gm_arena_reserve_locked(n);
+    if (!r)
+      return false;
+    h->reserved_bytes += n;
+    if (r != h->cur_end) {
+      /* Not contiguous: hand what is left of the old region to the page
+       * allocator first (Go does the same), then switch regions. */
+      size_t left = h->cur_end - h->cur_base;
+      if (left && gm_sys_map((void *)h->cur_base, left) &&
+          gm_pagealloc_grow(&h->pages, h->cur_base, left >> GM_PAGE_SHIFT))
+        h->mapped_bytes += left;
+      h->cur_base = r;
+    }
+    h->cur_end = r + n;
+  }
+  if (!gm_sys_map((void *)h->cur_base, bytes))
+    return false;
+  if (!gm_pagealloc_grow(&h->pages, h->cur_base, need)) {
+    gm_sys_fault((void *)h->cur_base, bytes);
+    return false;
+  }
+  h->cur_base += bytes;
+  h->mapped_bytes += bytes;
+  return true;
+}
+
+/* npages aligned to align_pages; *scav = pages that were scavenged (known
+ * zero). For alignments above a page, take a longer run and give back the
+ * ends (Go's trick for aligned stacks). */
+static uintptr_t alloc_pages_locked(size_t npages, size_t align_pages, size_t *scav) {
+  if (align_pages <= 1)
+    return gm_pagealloc_alloc(&gm_heap.pages, npages, scav);
+  size_t total = npages + align_pages - 1;
+  uintptr_t base = gm_pagealloc_alloc(&gm_heap.pages, total, scav);
+  if (!base)
+    return 0;
+  uintptr_t align = align_pages << GM_PAGE_SHIFT;
+  uintptr_t aligned = GM_ALIGN_UP(base, align);
+  size_t head = (aligned - base) >> GM_PAGE_SHIFT;
+  size_t tail = total - head - npages;
+  if (head)
+    gm_pagealloc_free(&gm_heap.pages, base, head);
+  if (tail)
+    gm_pagealloc_free(&gm_heap.pages, aligned + (npages << GM_PAGE_SHIFT), tail);
+  /* Which of the pages were scavenged is no longer known exactly: report
+   * none, so the memory is treated as dirty. */
+  *scav = 0;
+  return aligned;
+}
+
+gm_mspan_t *gm_mheap_alloc_span(size_t npages, gm_spanclass_t spc, size_t align_pages,
+                                uint8_t state, struct gm_mcache *owner) {
+  gm_mheap_t *h = &gm_heap;
+  unsigned cls = gm_spanclass_sizeclass(spc);
+  unsigned b = bucket_for_words(gm_class_bitmap_words(cls));
+  size_t scav = 0;
+  if (npages + align_pages < npages) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  gm_lock(&h->lock);
+  uintptr_t base = alloc_pages_locked(npages, align_pages, &scav);
+  if (!base) {
+    if (!grow_locked(npages + align_pages - 1) ||
+        !(base = alloc_pages_locked(npages, align_pages, &scav))) {
+      gm_unlock(&h->lock);
+      errno = ENOMEM;
+      return NULL;
+    }
+  }
+  gm_mspan_t *s = gm_fixalloc_alloc(&h->spanalloc[b]);
+  if (!s) {
+    gm_pagealloc_free(&h->pages, base, npages);
+    gm_unlock(&h->lock);
+    errno = ENOMEM;
+    return NULL;
+  }
+  gm_span_init(s, base, npages, spc);
+  s->bucket = b;
+  s->needzero = scav < npages;
+  s->owner = owner;
+  gm_store_release(&s->state, state);
+  gm_arena_set_spans_locked(base, npages, s);
+  gm_arena_mark_in_use_locked(base, true);
+  if (cls == 0) {
+    h->large_pages += npages;
+    h->large_spans++;
+    h->large_allocs++;
+  } else {
+    h->small_pages += npages;
+    h->small_spans++;
+  }
+#if GM_DEBUG
+  const char *err = gm_pagealloc_check(&h->pages);
+  if (err)
+    gm_fatal("page allocator inconsistent", (void *)base, err);
+#endif
+  gm_unlock(&h->lock);
+  return s;
+}
+
+void gm_mheap_free_span(gm_mspan_t *s) {
+  gm_mheap_t *h = &gm_heap;
+  gm_lock(&h->lock);
+  gm_store_release(&s->state, (uint8_t)GM_SPAN_DEAD);
+  s->owner = NULL;
+  gm_arena_mark_in_use_locked(s->base, false);
+  gm_pagealloc_free(&h->pages, s->base, s->npages);
+  if (gm_spanclass_sizeclass(s->spanclass) == 0) {
+    h->large_pages -= s->npages;
+    h->large_spans--;
+    h->large_frees++;
+  } else {
+    h->small_pages -= s->npages;
+    h->small_spans--;
+  }
+  gm_fixalloc_free(&h->spanalloc[s->bucket], s);
+  gm_unlock(&h->lock);
+}
+
+static void set_large_size(gm_mspan_t *s, size_t npages) {
+  s->npages = npages;
+  s->elemsize = npages << GM_PAGE_SHIFT;
+  s->limit = s->base + s->elemsize;
+}
+
+bool gm_mheap_grow_span(gm_mspan_t *s, size_t new_npages) {
+  gm_mheap_t *h = &gm_heap;
+  size_t scav;
+  uintptr_t end = s->base + (s->npages << GM_PAGE_SHIFT);
+  size_t extra = new_npages - s->npages;
+  gm_lock(&h->lock);
+  bool ok = gm_pagealloc_alloc_at(&h->pages, end, extra, &scav);
+  if (ok) {
+    gm_arena_set_spans_locked(end, extra, s);
+    h->large_pages += extra;
+    set_large_size(s, new_npages);
+  }
+  gm_unlock(&h->lock);
+  return ok;
+}
+
+void gm_mheap_shrink_span(gm_mspan_t *s, size_t new_npages) {
+  gm_mheap_t *h = &gm_heap;
+  gm_lock(&h->lock);
+  size_t extra = s->npages - new_npages;
+  gm_pagealloc_free(&h->pages, s->base + (new_npages << GM_PAGE_SHIFT), extra);
+  h->large_pages -= extra;
+  set_large_size(s, new_npages);
+  gm_unlock(&h->lock);
+}
+
+static void release_range(uintptr_t base, size_t len) { gm_sys_unused((void *)base, len); }
+
+size_t gm_mheap_scavenge_all(void) {
+  gm_lock(&gm_heap.lock);
+  size_t n = gm_pagealloc_scavenge(&gm_heap.pages, SIZE_MAX, release_range);
+  gm_unlock(&gm_heap.lock);
+  return n;
+}
+
+void gm_mheap_lock_all(void) { gm_lock(&gm_heap.lock); }
+void gm_mheap_unlock_all(void) { gm_unlock(&gm_heap.lock); }
+void gm_mheap_reinit_locks(void) { gm_lock_reinit(&gm_heap.lock); }

@@ -1,0 +1,60 @@
+/* mheap.h: the page heap (Go's mheap): hands out runs of pages as spans,
+ * for small-object spans (via mcentral) and for large objects directly,
+ * takes them back, and grows the heap by reserving arenas. One lock, held
+ * only on these slow paths. */
+#ifndef GM_MHEAP_H
+#define GM_MHEAP_H
+
+#include "fixalloc.h"
+#include "internal.h"
+#include "pagealloc.h"
+#include "span.h"
+
+/* Span structs come in five sizes, by bitmap words (1, 2, 4, 8, 16). */
+#define GM_SPAN_BUCKETS 5
+
+typedef struct gm_mheap {
+  gm_lock_t lock;
+  gm_pagealloc_t pages;
+  /* Reserved address space not yet given to the page allocator: the heap
+   * grows from here a chunk (4 MiB) at a time. */
+  uintptr_t cur_base, cur_end;
+  gm_fixalloc_t spanalloc[GM_SPAN_BUCKETS];
+  /* Counters (heap lock). */
+  size_t reserved_bytes;    /* arena address space */
+  size_t mapped_bytes;      /* given to the page allocator (read/write) */
+  size_t small_pages;       /* pages in small-object spans */
+  size_t large_pages;       /* pages in large-object spans */
+  size_t small_spans, large_spans;
+  uint64_t large_allocs, large_frees;
+} gm_mheap_t;
+
+extern gm_mheap_t gm_heap;
+
+/* Set up the heap (from gm_init). */
+void gm_mheap_init(void);
+
+/* A new span of npages for span class spc, its base aligned to
+ * align_pages pages (a power of two; 1 = any page), in state `state`,
+ * owned by owner. Its needzero says whether the memory may be dirty.
+ * NULL with errno = ENOMEM if the heap cannot grow. */
+gm_mspan_t *gm_mheap_alloc_span(size_t npages, gm_spanclass_t spc, size_t align_pages,
+                                uint8_t state, struct gm_mcache *owner);
+
+/* Give a span's pages back (they stay backed until scavenged). */
+void gm_mheap_free_span(gm_mspan_t *s);
+
+/* Large-object realloc in place: extend s to new_npages if the pages after
+ * it are free, or shrink it, freeing its tail. */
+bool gm_mheap_grow_span(gm_mspan_t *s, size_t new_npages);
+void gm_mheap_shrink_span(gm_mspan_t *s, size_t new_npages);
+
+/* Return every free page to the OS; bytes released. */
+size_t gm_mheap_scavenge_all(void);
+
+/* Fork support (init.c). */
+void gm_mheap_lock_all(void);
+void gm_mheap_unlock_all(void);
+void gm_mheap_reinit_locks(void);
+
+#endif

@@ -1,0 +1,56 @@
+/* os.h: the OS layer, after Go's mem.go. The only code that calls mmap,
+ * mprotect and madvise lives in os_linux.c.
+ *
+ * Address space moves between four states, as in Go:
+ *   None     --gm_sys_reserve-->  Reserved  (PROT_NONE; no memory charged)
+ *   Reserved --gm_sys_map------>  Ready     (read/write; pages fault in on touch)
+ *   Ready    --gm_sys_unused--->  Prepared  (madvise: RSS really drops; reads give zero)
+ *   Prepared --gm_sys_used----->  Ready     (nothing to do on Linux)
+ *   any      --gm_sys_free----->  None
+ * Every call that can run out of memory reports it (NULL / false with errno
+ * ENOMEM) instead of crashing; other failures are bugs and are fatal. */
+#ifndef GM_OS_H
+#define GM_OS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* OS page size, read once at start (4 KiB on x86-64). */
+size_t gm_sys_page_size(void);
+
+/* Reserve n bytes of address space (PROT_NONE), preferably at hint.
+ * Returns NULL and sets errno = ENOMEM when the address space is exhausted. */
+void *gm_sys_reserve(void *hint, size_t n);
+
+/* Reserve n bytes aligned to align (a power of two >= the OS page),
+ * trying hint first. NULL + ENOMEM on failure. */
+void *gm_sys_reserve_aligned(void *hint, size_t n, size_t align);
+
+/* Make reserved memory readable and writable (Reserved -> Ready).
+ * Returns false with errno = ENOMEM if the kernel refuses (overcommit limits). */
+bool gm_sys_map(void *p, size_t n);
+
+/* Release the physical memory behind p..p+n (Ready -> Prepared): RSS falls,
+ * the range stays mapped and reads as zero afterwards. p and n are rounded
+ * inwards to OS pages. Preserves errno. */
+void gm_sys_unused(void *p, size_t n);
+
+/* Prepared -> Ready: a no-op on Linux (the next touch faults a zero page). */
+void gm_sys_used(void *p, size_t n);
+
+/* Return address space to the OS (munmap). Preserves errno. */
+void gm_sys_free(void *p, size_t n);
+
+/* Make a range inaccessible again (Ready -> Reserved), e.g. for guard pages. */
+void gm_sys_fault(void *p, size_t n);
+
+/* Reserve and map zeroed read/write memory for allocator metadata, rounded
+ * up to OS pages. NULL + ENOMEM on failure. */
+void *gm_sys_alloc(size_t n);
+
+/* Resident set size of this process in bytes (from /proc/self/statm), or 0
+ * if it cannot be read. Makes no allocation. */
+size_t gm_sys_rss(void);
+
+#endif /* GM_OS_H */

@@ -1,0 +1,147 @@
+/* os_linux.c: the OS layer on Linux (see os.h for the memory states).
+ * Go's mem_linux.go is the model: reserve with PROT_NONE, map with
+ * read/write, release with MADV_DONTNEED so RSS is accurate. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "os.h"
+#include "error.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+static size_t sys_page_size;
+
+size_t gm_sys_page_size(void) {
+  size_t ps = __atomic_load_n(&sys_page_size, __ATOMIC_RELAXED);
+  if (ps == 0) {
+    long v = sysconf(_SC_PAGESIZE);
+    ps = v > 0 ? (size_t)v : 4096;
+    __atomic_store_n(&sys_page_size, ps, __ATOMIC_RELAXED);
+  }
+  return ps;
+}
+
+/* mmap failures that mean "out of memory or address space" become ENOMEM
+ * for the caller; anything else (EINVAL, EBADF...) is a bug in gomalloc. */
+static void *sys_mmap(void *hint, size_t n, int prot, int flags) {
+  void *p = mmap(hint, n, prot, flags | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) {
+    if (errno != ENOMEM && errno != EAGAIN && errno != EEXIST)
+      gm_fatal("mmap failed", hint, "unexpected errno");
+    errno = ENOMEM;
+    return NULL;
+  }
+  return p;
+}
+
+void *gm_sys_reserve(void *hint, size_t n) {
+  return sys_mmap(hint, n, PROT_NONE, MAP_NORESERVE);
+}
+
+void *gm_sys_reserve_aligned(void *hint, size_t n, size_t align) {
+  if (hint && ((uintptr_t)hint & (align - 1)) == 0) {
+    void *p = gm_sys_reserve(hint, n);
+    if (p == hint)
+      return p;
+    if (p)
+      gm_sys_free(p, n);
+  }
+  /* Over-reserve by one alignment and trim both ends (Go's sysReserveAligned). */
+  if (n + align < n) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  char *raw = gm_sys_reserve(NULL, n + align);
+  if (!raw)
+    return NULL;
+  uintptr_t start = ((uintptr_t)raw + align - 1) & ~(uintptr_t)(align - 1);
+  size_t head = start - (uintptr_t)raw;
+  size_t tail = align - head;
+  if (head)
+    gm_sys_free(raw, head);
+  if (tail)
+    gm_sys_free((char *)start + n, tail);
+  return (void *)start;
+}
+
+bool gm_sys_map(void *p, size_t n) {
+  if (mprotect(p, n, PROT_READ | PROT_WRITE) != 0) {
+    if (errno != ENOMEM && errno != EAGAIN)
+      gm_fatal("mprotect failed", p, "unexpected errno");
+    errno = ENOMEM;
+    return false;
+  }
+  return true;
+}
+
+void gm_sys_unused(void *p, size_t n) {
+  size_t ps = gm_sys_page_size();
+  uintptr_t lo = ((uintptr_t)p + ps - 1) & ~(ps - 1);
+  uintptr_t hi = ((uintptr_t)p + n) & ~(ps - 1);
+  if (hi <= lo)
+    return;
+  int saved = errno;
+  /* DONTNEED, not FREE: RSS must really fall (Go's madvdontneed=1 default),
+   * and the pages read as zero afterwards, which calloc relies on. */
+  if (madvise((void *)lo, hi - lo, MADV_DONTNEED) != 0 && errno != ENOMEM && errno != EAGAIN)
+    gm_fatal("madvise failed", p, "unexpected errno");
+  errno = saved;
+}
+
+void gm_sys_used(void *p, size_t n) {
+  (void)p;
+  (void)n;
+}
+
+void gm_sys_free(void *p, size_t n) {
+  int saved = errno;
+  if (munmap(p, n) != 0 && errno != ENOMEM)
+    gm_fatal("munmap failed", p, "unexpected errno");
+  errno = saved;
+}
+
+void gm_sys_fault(void *p, size_t n) {
+  int saved = errno;
+  if (mprotect(p, n, PROT_NONE) != 0 && errno != ENOMEM)
+    gm_fatal("mprotect failed", p, "unexpected errno");
+  errno = saved;
+}
+
+void *gm_sys_alloc(size_t n) {
+  size_t ps = gm_sys_page_size();
+  if (n > SIZE_MAX - ps) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  n = (n + ps - 1) & ~(ps - 1);
+  return sys_mmap(NULL, n, PROT_READ | PROT_WRITE, 0);
+}
+
+size_t gm_sys_rss(void) {
+  int saved = errno;
+  int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    errno = saved;
+    return 0;
+  }
+  char buf[128];
+  ssize_t len = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  errno = saved;
+  if (len <= 0)
+    return 0;
+  buf[len] = 0;
+  /* Second field: resident pages. */
+  const char *s = buf;
+  while (*s && *s != ' ')
+    s++;
+  size_t pages = 0;
+  while (*s == ' ')
+    s++;
+  while (*s >= '0' && *s <= '9')
+    pages = pages * 10 + (size_t)(*s++ - '0');
+  return pages * gm_sys_page_size();
+}

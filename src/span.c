@@ -1,0 +1,191 @@
+/* span.c: mspan bitmaps, cache refill, sweep and remote frees.
+ * See span.h for the bitmaps and mcentral.c for the state machine. */
+#include "span.h"
+
+#include "error.h"
+#include "mcentral.h"
+
+#include <string.h>
+
+gm_class_counts_t gm_class_counts[GM_NUM_SPAN_CLASSES];
+
+void gm_span_init(gm_mspan_t *s, uintptr_t base, size_t npages, gm_spanclass_t spc) {
+  unsigned cls = gm_spanclass_sizeclass(spc);
+  s->base = base;
+  s->npages = npages;
+  s->spanclass = spc;
+  s->owner = NULL;
+  s->next = s->prev = NULL;
+  s->gcmark_bits = NULL;
+  s->sweepgen = 0;
+  s->alloc_count = 0;
+  s->local_nfreed = 0;
+  s->needzero = 0;
+  if (cls == 0) {
+    s->elemsize = npages << GM_PAGE_SHIFT;
+    s->nelems = 1;
+    s->divmul = 0;
+  } else {
+    s->elemsize = gm_class_to_size[cls];
+    s->nelems = gm_class_to_nelems[cls];
+    s->divmul = gm_class_to_divmagic[cls];
+  }
+  s->nwords = (uint8_t)((s->nelems + 63) / 64);
+  s->limit = base + (size_t)s->nelems * s->elemsize;
+  memset(s->bits, 0, 3 * sizeof(uint64_t) * s->nwords);
+  /* Slots past nelems are "allocated" forever, so no cache ever offers them. */
+  unsigned tail = (unsigned)s->nelems & 63;
+  if (tail)
+    s->bits[s->nwords - 1] = ~0ULL << tail;
+  s->freeindex = 0;
+  s->alloc_cache = ~s->bits[0];
+}
+
+bool gm_span_refill_cache(gm_mspan_t *s) {
+  /* An empty cache means the rest of the word holding freeindex is used up,
+   * unless freeindex sits on a word boundary, where that word has not been
+   * loaded yet: either way the next word to look at is ceil(freeindex/64). */
+  unsigned w = ((unsigned)s->freeindex + 63) / 64;
+  const uint64_t *a = gm_span_alloc_bits(s);
+  for (; w < s->nwords; w++) {
+    uint64_t inv = ~a[w];
+    if (inv) {
+      gm_store_relaxed(&s->freeindex, (uint16_t)(w * 64));
+      s->alloc_cache = inv;
+      return true;
+    }
+  }
+  gm_store_relaxed(&s->freeindex, s->nelems);
+  s->alloc_cache = 0;
+  return false;
+}
+
+bool gm_span_has_frees(gm_mspan_t *s) {
+  if (s->local_nfreed)
+    return true;
+  const uint64_t *r = gm_span_remote_free(s);
+  for (unsigned w = 0; w < s->nwords; w++)
+    if (gm_load_relaxed(&r[w]))
+      return true;
+  return false;
+}
+
+/* The bits of word w that stand for real slots (not the permanent tail). */
+static inline uint64_t slot_mask(const gm_mspan_t *s, unsigned w) {
+  unsigned tail = (unsigned)s->nelems & 63;
+  return (w == (unsigned)s->nwords - 1u && tail) ? ~(~0ULL << tail) : ~0ULL;
+}
+
+unsigned gm_span_sweep(gm_mspan_t *s) {
+  uint64_t *a = gm_span_alloc_bits(s);
+  uint64_t *lf = gm_span_local_free(s);
+  uint64_t *rf = gm_span_remote_free(s);
+  unsigned fi = s->freeindex;
+  unsigned nalloc = 0, nused = 0, nfreed = 0;
+  uint64_t freed = 0;
+  for (unsigned w = 0; w < s->nwords; w++) {
+    /* Materialise Go's "below freeindex = allocated" into the bitmap. */
+    uint64_t m = a[w];
+    unsigned lo = w * 64;
+    if (fi >= lo + 64)
+      m = ~0ULL;
+    else if (fi > lo)
+      m |= (1ULL << (fi - lo)) - 1;
+    uint64_t l = lf[w];
+    uint64_t r = gm_load_relaxed(&rf[w]);
+    if (r)
+      r = gm_exchange_acqrel(&rf[w], 0);
+    if (GM_UNLIKELY(l & r))
+      gm_fatal("double free", (void *)(s->base + (lo + gm_ctz64(l & r)) * s->elemsize),
+               "freed by its owner thread and by another thread");
+    uint64_t f = l | r;
+    if (GM_UNLIKELY(f & ~m))
+      gm_fatal("double free", (void *)(s->base + (lo + gm_ctz64(f & ~m)) * s->elemsize),
+               "block already free at sweep");
+    if (l)
+      lf[w] = 0;
+    nused += gm_popcount64(m & slot_mask(s, w));
+    nfreed += gm_popcount64(f);
+    m &= ~f;
+    freed |= f;
+    a[w] = m;
+    nalloc += gm_popcount64(m & slot_mask(s, w));
+  }
+  /* Objects handed out since the last sweep, and frees folded in now. */
+  if (nused != s->alloc_count)
+    gm_fetch_add_relaxed(&gm_class_counts[s->spanclass].nmalloc, nused - s->alloc_count);
+  if (nfreed)
+    gm_fetch_add_relaxed(&gm_class_counts[s->spanclass].nfree, nfreed);
+  s->alloc_count = (uint16_t)nalloc;
+  s->local_nfreed = 0;
+  if (freed)
+    s->needzero = 1;
+  s->alloc_cache = ~a[0];
+  /* Release: a remote free that sees the new freeindex also sees the new
+   * alloc_bits, so its "is this slot allocated" check stays exact. */
+  gm_store_release(&s->freeindex, 0);
+  return (unsigned)s->nelems - nalloc;
+}
+
+bool gm_span_all_freed_remote(gm_mspan_t *s) {
+  const uint64_t *a = gm_span_alloc_bits(s);
+  const uint64_t *r = gm_span_remote_free(s);
+  for (unsigned w = 0; w < s->nwords; w++)
+    if (gm_load_relaxed(&r[w]) != (gm_load_relaxed(&a[w]) & slot_mask(s, w)))
+      return false;
+  return true;
+}
+
+void gm_span_free_remote(gm_mspan_t *s, size_t idx, const void *p) {
+  unsigned w = (unsigned)(idx / 64);
+  uint64_t bit = 1ULL << (idx % 64);
+  uint64_t *rf = gm_span_remote_free(s);
+  /* The slot must be allocated: below freeindex or set in alloc_bits
+   * (acquire pairs with the sweep's release of freeindex), and not already
+   * freed by the owner. */
+  size_t fi = gm_load_acquire(&s->freeindex);
+  if (GM_UNLIKELY(!(idx < fi || (gm_load_relaxed(&gm_span_alloc_bits(s)[w]) & bit))))
+    gm_fatal("double free", p, "block already free");
+  if (GM_UNLIKELY(gm_load_relaxed(&gm_span_local_free(s)[w]) & bit))
+    gm_fatal("double free", p, "block already free");
+  uint64_t old = gm_fetch_or_seqcst(&rf[w], bit);
+  if (GM_UNLIKELY(old & bit))
+    gm_fatal("double free", p, "block already free");
+  /* Sequentially consistent with the state store in uncache: either we see
+   * the span is no longer cached, or the uncacher sees our bit. */
+  uint8_t st = gm_load_seqcst(&s->state);
+  if (GM_LIKELY(st == GM_SPAN_CACHED))
+    return;
+  /* On an mcentral list: a full span becomes partial; a span whose last
+   * object this was goes back to the heap. Both need the central lock;
+   * the word check keeps the common case lock-free. */
+  if (st == GM_SPAN_FULL ||
+      ((old | bit) == (gm_load_relaxed(&gm_span_alloc_bits(s)[w]) & slot_mask(s, w)) &&
+       gm_span_all_freed_remote(s)))
+    gm_mcentral_span_freed(s);
+}
+
+const char *gm_span_check(gm_mspan_t *s) {
+  const uint64_t *a = gm_span_alloc_bits(s);
+  if (s->nwords != (s->nelems + 63) / 64)
+    return "span nwords does not match nelems";
+  if (s->freeindex > s->nelems)
+    return "span freeindex past nelems";
+  if (s->limit != s->base + (size_t)s->nelems * s->elemsize)
+    return "span limit wrong";
+  if (s->limit > s->base + (s->npages << GM_PAGE_SHIFT))
+    return "span objects overrun its pages";
+  unsigned tail = (unsigned)s->nelems & 63;
+  if (tail && (a[s->nwords - 1] & (~0ULL << tail)) != (~0ULL << tail))
+    return "span tail bits not set";
+  unsigned n = 0;
+  for (unsigned w = 0; w < s->nwords; w++)
+    n += gm_popcount64(a[w] & slot_mask(s, w));
+  if (s->freeindex == 0 && n != s->alloc_count && s->state != GM_SPAN_LARGE)
+    return "span alloc_count does not match alloc_bits";
+  const uint64_t *lf = gm_span_local_free(s);
+  for (unsigned w = 0; w < s->nwords; w++)
+    if (lf[w] & ~slot_mask(s, w))
+      return "span free bit past nelems";
+  return NULL;
+}

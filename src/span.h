@@ -1,0 +1,133 @@
+/* span.h: mspan, a run of pages cut into equal objects (Go's mspan).
+ *
+ * All allocation state lives out of line, in bitmaps that follow the span
+ * struct in metadata memory, never in the objects: a buffer overflow in
+ * user memory cannot corrupt the allocator.
+ *
+ *   alloc_bits   1 = allocated, as of the last sweep. Bits past nelems are
+ *                permanently 1, so the inverted cache never offers them.
+ *   alloc_cache  the complement of the alloc_bits word holding freeindex,
+ *                shifted so bit 0 is slot freeindex: the next free slot is
+ *                count-trailing-zeros away (Go's allocCache).
+ *   freeindex    every slot below it is allocated, whatever alloc_bits says.
+ *                Allocation never writes alloc_bits; it only moves
+ *                freeindex and shifts alloc_cache (Go's invariant).
+ *   local_free   slots freed by the owning thread (plain writes).
+ *   remote_free  slots freed by other threads (atomic OR).
+ *
+ * A slot is free again only after a sweep: gm_span_sweep() folds both free
+ * bitmaps into alloc_bits, resets freeindex to 0 and recounts, as Go's
+ * sweeper folds gcmarkBits into allocBits. gcmark_bits is kept (NULL) for
+ * the future garbage-collected heap, whose sweep will compute
+ * alloc = marks & ~freed.
+ *
+ * The span state machine (which list a span is on, who may sweep it) is
+ * described at the top of mcentral.c. */
+#ifndef GM_SPAN_H
+#define GM_SPAN_H
+
+#include "internal.h"
+#include "sizeclass.h"
+
+struct gm_mcache;
+
+/* Span states (gm_mspan_t.state; written under the owning lock, read
+ * atomically by frees from any thread). */
+enum {
+  GM_SPAN_DEAD = 0,   /* not in use: its pages belong to the page allocator */
+  GM_SPAN_CACHED = 1, /* small span owned by one mcache (owner != NULL) */
+  GM_SPAN_PARTIAL = 2, /* small span on its mcentral's partial list */
+  GM_SPAN_FULL = 3,   /* small span on its mcentral's full list */
+  GM_SPAN_LARGE = 4,  /* one large object (size class 0) */
+};
+
+typedef struct gm_mspan gm_mspan_t;
+struct gm_mspan {
+  /* -- hot: read by the owner's malloc fast path ------------------------- */
+  uint64_t alloc_cache; /* ~alloc_bits >> (freeindex % 64) window; 0 = go slow */
+  uintptr_t base;       /* startAddr: first byte of the first page */
+  size_t elemsize;      /* object size; npages * 8 KiB for a large span */
+  uint16_t freeindex;   /* written only by the allocating thread */
+  uint16_t nelems;      /* objects in the span (1 for large) */
+  uint32_t divmul;      /* offset -> index magic (Go's divMul); 0 for large */
+  /* -- read by free ------------------------------------------------------ */
+  struct gm_mcache *owner; /* mcache allocating from this span, or NULL */
+  uintptr_t limit;         /* base + nelems * elemsize: end of the objects */
+  uint8_t state;           /* GM_SPAN_*, see above; atomic */
+  gm_spanclass_t spanclass;
+  uint8_t nwords;        /* 64-bit words per bitmap */
+  uint8_t needzero;      /* free slots may hold old data (calloc must clear) */
+  uint16_t alloc_count;  /* allocated objects as of the last sweep */
+  uint16_t local_nfreed; /* owner's frees since the last sweep */
+  /* -- cold ------------------------------------------------------------- */
+  size_t npages;
+  gm_mspan_t *next, *prev; /* mcentral list links, or fixalloc free list */
+  uint64_t *gcmark_bits;   /* reserved for the garbage-collected heap */
+  uint32_t sweepgen;       /* reserved for the garbage-collected heap */
+  uint32_t bucket;         /* metadata size bucket (mheap.c) */
+  uint64_t bits[];         /* alloc_bits | local_free | remote_free, nwords each */
+};
+
+GM_INLINE uint64_t *gm_span_alloc_bits(gm_mspan_t *s) { return s->bits; }
+GM_INLINE uint64_t *gm_span_local_free(gm_mspan_t *s) { return s->bits + s->nwords; }
+GM_INLINE uint64_t *gm_span_remote_free(gm_mspan_t *s) { return s->bits + 2 * (size_t)s->nwords; }
+
+/* Go's nextFreeFast: the next free slot from the 64-bit cache, or NULL when
+ * the cache is empty (the caller takes the slow path). No atomics, no bitmap
+ * writes; freeindex is stored relaxed because remote frees read it. */
+GM_INLINE void *gm_span_next_free_fast(gm_mspan_t *s) {
+  uint64_t cache = s->alloc_cache;
+  if (GM_UNLIKELY(cache == 0))
+    return NULL;
+  unsigned b = gm_ctz64(cache);
+  size_t idx = (size_t)s->freeindex + b;
+  s->alloc_cache = (cache >> b) >> 1; /* two shifts: b + 1 may be 64 */
+  gm_store_relaxed(&s->freeindex, (uint16_t)(idx + 1));
+  return (void *)(s->base + idx * s->elemsize);
+}
+
+/* Object index of an offset within a small span (Go's divMul trick). */
+GM_INLINE size_t gm_span_obj_index(const gm_mspan_t *s, uintptr_t off) {
+  return (size_t)(((uint64_t)off * s->divmul) >> 32);
+}
+
+/* Out of line (span.c). */
+
+/* Set up a span struct for npages at base in span class spc (0/1 = large). */
+void gm_span_init(gm_mspan_t *s, uintptr_t base, size_t npages, gm_spanclass_t spc);
+
+/* Load the cache from the next alloc_bits word with a free slot at or after
+ * freeindex (Go's nextFreeIndex refill). False when the span is exhausted,
+ * with freeindex = nelems. */
+bool gm_span_refill_cache(gm_mspan_t *s);
+
+/* Fold freed slots back into alloc_bits, reset freeindex and the cache and
+ * recount (Go's sweep). The caller must be the only allocator of s (its
+ * owner, or the holder of its mcentral lock while it is on a list). Remote
+ * frees may run concurrently. Returns the number of free slots. */
+unsigned gm_span_sweep(gm_mspan_t *s);
+
+/* True if frees are waiting to be swept in (owner's view). */
+bool gm_span_has_frees(gm_mspan_t *s);
+
+/* True if every allocated slot has a remote free recorded: the span is
+ * empty once swept. Only meaningful for a span on an mcentral list. */
+bool gm_span_all_freed_remote(gm_mspan_t *s);
+
+/* Record a free of slot idx by a thread that does not own the span. */
+void gm_span_free_remote(gm_mspan_t *s, size_t idx, const void *p);
+
+/* Cumulative objects allocated from / freed into spans of each span class,
+ * counted when sweeps fold them in (so the fast paths count nothing). */
+typedef struct gm_class_counts {
+  uint64_t nmalloc, nfree;
+} gm_class_counts_t;
+extern gm_class_counts_t gm_class_counts[GM_NUM_SPAN_CLASSES];
+GM_INLINE void gm_span_count_frees(gm_mspan_t *s, unsigned n) {
+  gm_fetch_add_relaxed(&gm_class_counts[s->spanclass].nfree, n);
+}
+
+/* Internal consistency checks for debug builds and tests; NULL if fine. */
+const char *gm_span_check(gm_mspan_t *s);
+
+#endif /* GM_SPAN_H */
