@@ -76,4 +76,7 @@ GM_API const char *gm_version(void);
 }
 #endif
 
+/* Statistics, heap map and printing (gm_stats, gm_print_stats, ...). */
+#include "gomalloc-stats.h"
+
 #endif /* GOMALLOC_H */

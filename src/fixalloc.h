@@ -9,7 +9,7 @@
 #include "internal.h"
 
 typedef struct gm_fixalloc {
-  size_t size;     /* object size, a multiple of 16 */
+  size_t size;     /* object size, a multiple of the cache line */
   void *free_list; /* freed objects, linked through link_offset */
   size_t link_offset; /* where the free-list link lives inside an object */
   char *chunk;     /* bump region */

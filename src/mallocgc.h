@@ -32,11 +32,10 @@ GM_INLINE void gm_free_impl(void *p) {
     gm_free_slow(p, NULL);
     return;
   }
-  /* CACHED, PARTIAL and FULL (1..3) are the in-use small-span states. */
-  uint8_t st = gm_load_relaxed(&s->state);
+  /* small_bytes is 0 unless s is an in-use small span, so this also sends
+   * large, dead and foreign-range pointers to the slow path. */
   uintptr_t off = a - s->base;
-  if (GM_UNLIKELY((unsigned)(st - GM_SPAN_CACHED) > GM_SPAN_FULL - GM_SPAN_CACHED ||
-                  off >= s->limit - s->base)) {
+  if (GM_UNLIKELY(off >= gm_load_relaxed(&s->small_bytes))) {
     gm_free_slow(p, s);
     return;
   }

@@ -149,6 +149,7 @@ gm_mspan_t *gm_mheap_alloc_span(size_t npages, gm_spanclass_t spc, size_t align_
 void gm_mheap_free_span(gm_mspan_t *s) {
   gm_mheap_t *h = &gm_heap;
   gm_lock(&h->lock);
+  gm_store_relaxed(&s->small_bytes, (size_t)0);
   gm_store_release(&s->state, (uint8_t)GM_SPAN_DEAD);
   s->owner = NULL;
   gm_arena_mark_in_use_locked(s->base, false);

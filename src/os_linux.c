@@ -27,6 +27,10 @@ size_t gm_sys_page_size(void) {
 /* mmap failures that mean "out of memory or address space" become ENOMEM
  * for the caller; anything else (EINVAL, EBADF...) is a bug in gomalloc. */
 static void *sys_mmap(void *hint, size_t n, int prot, int flags) {
+  if (n == 0) {
+    errno = EINVAL;
+    return NULL;
+  }
   void *p = mmap(hint, n, prot, flags | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) {
     if (errno != ENOMEM && errno != EAGAIN && errno != EEXIST)

@@ -32,6 +32,7 @@ void gm_span_init(gm_mspan_t *s, uintptr_t base, size_t npages, gm_spanclass_t s
   }
   s->nwords = (uint8_t)((s->nelems + 63) / 64);
   s->limit = base + (size_t)s->nelems * s->elemsize;
+  s->small_bytes = cls ? (size_t)s->nelems * s->elemsize : 0;
   memset(s->bits, 0, 3 * sizeof(uint64_t) * s->nwords);
   /* Slots past nelems are "allocated" forever, so no cache ever offers them. */
   unsigned tail = (unsigned)s->nelems & 63;

@@ -52,6 +52,9 @@ struct gm_mspan {
   uint32_t divmul;      /* offset -> index magic (Go's divMul); 0 for large */
   /* -- read by free ------------------------------------------------------ */
   struct gm_mcache *owner; /* mcache allocating from this span, or NULL */
+  /* nelems * elemsize while this is an in-use small span, else 0: free's
+   * one bounds check then also rejects dead and large spans. */
+  size_t small_bytes;
   uintptr_t limit;         /* base + nelems * elemsize: end of the objects */
   uint8_t state;           /* GM_SPAN_*, see above; atomic */
   gm_spanclass_t spanclass;
