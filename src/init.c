@@ -17,7 +17,9 @@
 #include "mcentral.h"
 #include "mheap.h"
 #include "os.h"
+#include "scavenger.h"
 #include "sizeclass.h"
+#include "stats.h" /* stats hook: GOMALLOC_STATS / GOMALLOC_HEAPMAP */
 
 #include <pthread.h>
 #include <sched.h>
@@ -57,6 +59,7 @@ static void fork_child(void) {
   gm_mcentral_reinit_locks();
   gm_mcache_after_fork_child_locks();
   gm_mcache_after_fork_child();
+  gm_scavenger_after_fork_child();
 }
 
 void gm_init(void) {
@@ -65,7 +68,9 @@ void gm_init(void) {
                                   __ATOMIC_ACQUIRE)) {
     gm_sys_page_size();
     gm_options.align8 = env_flag("GOMALLOC_ALIGN8");
+    gm_stats_env_init(); /* stats hook: report options; written by a destructor in stats.c */
     gm_sizeclass_init(gm_options.align8);
+    gm_scavenger_read_options();
     gm_mcentral_init();
     gm_mheap_init();
     if (pthread_key_create(&gm_thread_key, gm_mcache_thread_exit) != 0)

@@ -72,6 +72,7 @@
 #include "mcentral.h"
 #include "mheap.h"
 #include "os.h"
+#include "scavenger.h"
 
 #include <errno.h>
 #include <string.h>
@@ -90,6 +91,7 @@ GM_NOINLINE void *gm_malloc_large(size_t size, size_t align_pages) {
     npages = 1;
   gm_mspan_t *s =
       gm_mheap_alloc_span(npages, gm_make_spanclass(0, false), align_pages, GM_SPAN_LARGE, NULL);
+  gm_scavenger_poke();
   return s ? (void *)s->base : NULL;
 }
 
@@ -370,7 +372,7 @@ GM_API size_t gm_release(void) {
   gm_thread_flush();
   for (unsigned i = 0; i < GM_NUM_SPAN_CLASSES; i++)
     gm_mcentral_reclaim(&gm_central[i]);
-  return gm_mheap_scavenge_all();
+  return gm_scavenge_all();
 }
 
 GM_API const char *gm_version(void) { return "0.1.0"; }

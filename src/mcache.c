@@ -6,6 +6,8 @@
 #include "fixalloc.h"
 #include "mcentral.h"
 #include "mheap.h"
+#include "stats.h" /* stats hook */
+#include "scavenger.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -166,6 +168,7 @@ static void *mcache_next_free(gm_mcache_t *c, gm_spanclass_t spc) {
 }
 
 GM_NOINLINE void *gm_mcache_alloc_slow(size_t size) {
+  gm_stats_sample(size); /* stats hook: a sample of request sizes, off the fast path */
   gm_mcache_t *c = gm_tls_mcache;
   if (GM_UNLIKELY(c == &gm_empty_mcache)) {
     if (gm_load_acquire(&gm_init_state) != 2)
@@ -189,7 +192,11 @@ GM_NOINLINE void *gm_mcache_alloc_slow(size_t size) {
       return p;
     }
   }
-  return mcache_next_free(c, gm_make_spanclass(gm_size_to_class(size), false));
+  void *p = mcache_next_free(c, gm_make_spanclass(gm_size_to_class(size), false));
+  /* Here no lock is held and the cache is consistent, so starting the
+   * scavenger (pthread_create allocates) is safe. */
+  gm_scavenger_poke();
+  return p;
 }
 
 void gm_mcache_release_all(gm_mcache_t *c) {

@@ -41,6 +41,7 @@
 #include "error.h"
 #include "mcache.h"
 #include "mheap.h"
+#include "scavenger.h"
 
 #include <errno.h>
 
@@ -54,6 +55,7 @@ void gm_mcentral_init(void) {
 }
 
 static void list_push(gm_spanlist_t *l, gm_mspan_t *s) {
+  s->partial_epoch = gm_load_relaxed(&gm_scav_epoch); /* age, for the scavenger */
   s->prev = NULL;
   s->next = l->head;
   if (l->head)
@@ -99,6 +101,7 @@ gm_mspan_t *gm_mcentral_cache_span(gm_mcentral_t *mc, struct gm_mcache *c) {
       break;
     }
     s->owner = c;
+    gm_scavenge_span_reused(s);
     gm_store_seqcst(&s->state, (uint8_t)GM_SPAN_CACHED);
     unsigned nfree = gm_span_sweep(s);
     gm_unlock(&mc->lock);

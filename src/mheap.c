@@ -13,6 +13,7 @@
 #include "error.h"
 #include "mcentral.h"
 #include "os.h"
+#include "scavenger.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -68,6 +69,7 @@ static bool grow_locked(size_t npages) {
   }
   h->cur_base += bytes;
   h->mapped_bytes += bytes;
+  gm_scavenger_enforce_limit_locked();
   return true;
 }
 
@@ -151,6 +153,7 @@ void gm_mheap_free_span(gm_mspan_t *s) {
   gm_lock(&h->lock);
   gm_store_relaxed(&s->small_bytes, (size_t)0);
   gm_store_release(&s->state, (uint8_t)GM_SPAN_DEAD);
+  gm_scavenge_span_reused(s); /* its released slots are free pages now */
   s->owner = NULL;
   gm_arena_mark_in_use_locked(s->base, false);
   gm_pagealloc_free(&h->pages, s->base, s->npages);
@@ -196,15 +199,6 @@ void gm_mheap_shrink_span(gm_mspan_t *s, size_t new_npages) {
   h->large_pages -= extra;
   set_large_size(s, new_npages);
   gm_unlock(&h->lock);
-}
-
-static void release_range(uintptr_t base, size_t len) { gm_sys_unused((void *)base, len); }
-
-size_t gm_mheap_scavenge_all(void) {
-  gm_lock(&gm_heap.lock);
-  size_t n = gm_pagealloc_scavenge(&gm_heap.pages, SIZE_MAX, release_range);
-  gm_unlock(&gm_heap.lock);
-  return n;
 }
 
 void gm_mheap_lock_all(void) { gm_lock(&gm_heap.lock); }

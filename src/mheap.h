@@ -49,9 +49,6 @@ void gm_mheap_free_span(gm_mspan_t *s);
 bool gm_mheap_grow_span(gm_mspan_t *s, size_t new_npages);
 void gm_mheap_shrink_span(gm_mspan_t *s, size_t new_npages);
 
-/* Return every free page to the OS; bytes released. */
-size_t gm_mheap_scavenge_all(void);
-
 /* Fork support (init.c). */
 void gm_mheap_lock_all(void);
 void gm_mheap_unlock_all(void);

@@ -68,6 +68,8 @@ struct gm_mspan {
   uint64_t *gcmark_bits;   /* reserved for the garbage-collected heap */
   uint32_t sweepgen;       /* reserved for the garbage-collected heap */
   uint32_t bucket;         /* metadata size bucket (mheap.c) */
+  uint32_t partial_epoch;  /* scavenger epoch when put on a partial list */
+  uint32_t released;       /* bytes of free slots released to the OS */
   uint64_t bits[];         /* alloc_bits | local_free | remote_free, nwords each */
 };
 
