@@ -27,6 +27,7 @@
 #include <string.h>
 
 int gm_init_state;
+__thread char gm_self_marker __attribute__((tls_model("initial-exec")));
 gm_options_t gm_options;
 pthread_key_t gm_thread_key;
 
@@ -40,7 +41,7 @@ static void fork_prepare(void) {
   if (gm_load_acquire(&gm_init_state) != 2)
     return;
   gm_mcache_lock_all();
-  gm_mcentral_lock_all();
+  gm_mcentral_lock_for_fork();
   gm_mheap_lock_all();
 }
 
@@ -48,7 +49,7 @@ static void fork_parent(void) {
   if (gm_load_acquire(&gm_init_state) != 2)
     return;
   gm_mheap_unlock_all();
-  gm_mcentral_unlock_all();
+  gm_mcentral_unlock_after_fork();
   gm_mcache_unlock_all();
 }
 

@@ -55,11 +55,44 @@ GM_INLINE bool gm_is_pow2(size_t x) { return x != 0 && (x & (x - 1)) == 0; }
  * sleep in the kernel under contention (spinning is wrong with more threads
  * than cores), and they never allocate. Every lock is taken in fork's
  * prepare handler (init.c), in the order documented there. */
-typedef pthread_mutex_t gm_lock_t;
-#define GM_LOCK_INIT PTHREAD_MUTEX_INITIALIZER
-GM_INLINE void gm_lock(gm_lock_t *l) { pthread_mutex_lock(l); }
-GM_INLINE void gm_unlock(gm_lock_t *l) { pthread_mutex_unlock(l); }
-GM_INLINE void gm_lock_reinit(gm_lock_t *l) { pthread_mutex_init(l, NULL); }
+/* A lock remembers its holder, so that fork's prepare handler can tell a
+ * lock held by the forking thread itself (a signal handler that forks
+ * while its thread was inside malloc) from one held by another thread,
+ * and skip it instead of deadlocking, as glibc does for its own locks. */
+typedef struct gm_lock {
+  pthread_mutex_t m;
+  const void *owner; /* gm_self() of the holder, or NULL */
+  bool fork_skipped; /* prepare did not take it (held by the forking thread) */
+} gm_lock_t;
+#define GM_LOCK_INIT {PTHREAD_MUTEX_INITIALIZER, NULL, false}
+extern __thread char gm_self_marker __attribute__((tls_model("initial-exec")));
+GM_INLINE const void *gm_self(void) { return &gm_self_marker; }
+GM_INLINE void gm_lock(gm_lock_t *l) {
+  pthread_mutex_lock(&l->m);
+  gm_store_relaxed(&l->owner, gm_self());
+}
+GM_INLINE void gm_unlock(gm_lock_t *l) {
+  gm_store_relaxed(&l->owner, (const void *)NULL);
+  pthread_mutex_unlock(&l->m);
+}
+GM_INLINE void gm_lock_reinit(gm_lock_t *l) {
+  pthread_mutex_init(&l->m, NULL);
+  l->owner = NULL;
+  l->fork_skipped = false;
+}
+/* Fork: take l unless this very thread holds it already. */
+GM_INLINE void gm_lock_for_fork(gm_lock_t *l) {
+  if (gm_load_relaxed(&l->owner) == gm_self())
+    l->fork_skipped = true;
+  else
+    gm_lock(l);
+}
+GM_INLINE void gm_unlock_after_fork(gm_lock_t *l) {
+  if (l->fork_skipped)
+    l->fork_skipped = false;
+  else
+    gm_unlock(l);
+}
 
 #if GM_DEBUG
 #include "error.h"

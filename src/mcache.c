@@ -138,6 +138,10 @@ static void *mcache_next_free(gm_mcache_t *c, gm_spanclass_t spc) {
     unsigned enough = s->nelems >= 8 ? s->nelems / 8u : 1u;
     if (best->local_nfreed >= enough) {
       if (best != s) {
+        /* Keep every span reachable from the cache at most once at each
+         * step: a fork may snapshot this thread mid-way, and the child
+         * gives back what it finds (gm_mcache_after_fork_child). */
+        c->alloc[spc] = &gm_empty_span;
         owned_remove(c, spc, best);
         owned_push(c, spc, s);
       }
@@ -238,31 +242,53 @@ size_t gm_mcache_count(void) { return gm_load_relaxed(&registry_count); }
 
 /* Fork: the registry and orphan locks come first in the lock order. */
 void gm_mcache_lock_all(void) {
-  gm_lock(&registry_lock);
-  gm_lock(&orphan_lock);
+  gm_lock_for_fork(&registry_lock);
+  gm_lock_for_fork(&orphan_lock);
 }
 void gm_mcache_unlock_all(void) {
-  gm_unlock(&orphan_lock);
-  gm_unlock(&registry_lock);
+  gm_unlock_after_fork(&orphan_lock);
+  gm_unlock_after_fork(&registry_lock);
 }
 void gm_mcache_after_fork_child_locks(void) {
   gm_lock_reinit(&registry_lock);
   gm_lock_reinit(&orphan_lock);
 }
 
+/* Give back one span of a vanished thread's cache, once. */
+static void child_release(gm_mcache_t *c, gm_mspan_t *s) {
+  if (s == &gm_empty_span || s->owner != c || s->state != GM_SPAN_CACHED)
+    return;
+  gm_mcentral_uncache_span(s); /* clears owner: a second sighting is skipped */
+}
+
 void gm_mcache_after_fork_child(void) {
   /* Called with every lock re-initialised. The other threads do not exist
    * in the child; give their cached spans back so nothing leaks. One of
-   * them may have been inside its lock-free fast path at the fork, so its
-   * span may hold a slot that was being handed out: that slot's pointer
-   * never reaches anyone in the child, so reusing it is harmless, and the
-   * sweep rebuilds the bitmaps from what was published. */
+   * them may have been inside its lock-free fast path or in the middle of
+   * updating its cache at the fork, so its lists are walked by next only
+   * (bounded), and a span is released only while it still names that
+   * cache as owner. A slot that was being handed out never reaches anyone
+   * in the child, so reusing it is harmless, and the sweep rebuilds the
+   * bitmaps from what was published. A span caught between lists leaks. */
   gm_mcache_t *self = gm_tls_mcache;
   gm_mcache_t *c = registry;
   while (c) {
     gm_mcache_t *next = c->next;
     if (c != self) {
-      gm_mcache_release_all(c);
+      for (unsigned i = 0; i < GM_NUM_SPAN_CLASSES; i++) {
+        gm_mspan_t *s = c->owned[i];
+        c->owned[i] = NULL;
+        c->nowned[i] = 0;
+        for (unsigned k = 0; s && k < 64; k++) {
+          gm_mspan_t *n = s->next;
+          s->next = s->prev = NULL;
+          child_release(c, s);
+          s = n;
+        }
+        s = c->alloc[i];
+        c->alloc[i] = &gm_empty_span;
+        child_release(c, s);
+      }
       mcache_destroy(c);
     }
     c = next;

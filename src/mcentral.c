@@ -61,7 +61,7 @@ static void list_push(gm_spanlist_t *l, gm_mspan_t *s) {
   if (l->head)
     l->head->prev = s;
   l->head = s;
-  l->n++;
+  gm_store_relaxed(&l->n, l->n + 1); /* read without the lock by the scavenger */
 }
 
 static void list_remove(gm_spanlist_t *l, gm_mspan_t *s) {
@@ -72,7 +72,7 @@ static void list_remove(gm_spanlist_t *l, gm_mspan_t *s) {
   if (s->next)
     s->next->prev = s->prev;
   s->next = s->prev = NULL;
-  l->n--;
+  gm_store_relaxed(&l->n, l->n - 1);
 }
 
 static gm_mspan_t *list_pop(gm_spanlist_t *l) {
@@ -219,6 +219,7 @@ size_t gm_mcentral_reclaim(gm_mcentral_t *mc) {
   return n;
 }
 
+/* For fork (init.c) and whole-heap walks (stats.c), in class order. */
 void gm_mcentral_lock_all(void) {
   for (unsigned i = 0; i < GM_NUM_SPAN_CLASSES; i++)
     gm_lock(&gm_central[i].lock);
@@ -226,6 +227,14 @@ void gm_mcentral_lock_all(void) {
 void gm_mcentral_unlock_all(void) {
   for (unsigned i = GM_NUM_SPAN_CLASSES; i-- > 0;)
     gm_unlock(&gm_central[i].lock);
+}
+void gm_mcentral_lock_for_fork(void) {
+  for (unsigned i = 0; i < GM_NUM_SPAN_CLASSES; i++)
+    gm_lock_for_fork(&gm_central[i].lock);
+}
+void gm_mcentral_unlock_after_fork(void) {
+  for (unsigned i = GM_NUM_SPAN_CLASSES; i-- > 0;)
+    gm_unlock_after_fork(&gm_central[i].lock);
 }
 void gm_mcentral_reinit_locks(void) {
   for (unsigned i = 0; i < GM_NUM_SPAN_CLASSES; i++)

@@ -42,6 +42,8 @@ void gm_mcentral_span_freed(gm_mspan_t *s);
 size_t gm_mcentral_reclaim(gm_mcentral_t *mc);
 
 void gm_mcentral_lock_all(void);
+void gm_mcentral_lock_for_fork(void);
+void gm_mcentral_unlock_after_fork(void);
 void gm_mcentral_unlock_all(void);
 void gm_mcentral_reinit_locks(void);
 

@@ -201,6 +201,6 @@ void gm_mheap_shrink_span(gm_mspan_t *s, size_t new_npages) {
   gm_unlock(&h->lock);
 }
 
-void gm_mheap_lock_all(void) { gm_lock(&gm_heap.lock); }
-void gm_mheap_unlock_all(void) { gm_unlock(&gm_heap.lock); }
+void gm_mheap_lock_all(void) { gm_lock_for_fork(&gm_heap.lock); }
+void gm_mheap_unlock_all(void) { gm_unlock_after_fork(&gm_heap.lock); }
 void gm_mheap_reinit_locks(void) { gm_lock_reinit(&gm_heap.lock); }

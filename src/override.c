@@ -5,10 +5,17 @@
  * malloc and free repeat the inline fast paths of mallocgc.h so they cost no
  * extra call; the rest forward to the gm_* functions. glibc's internal
  * __libc_* names are served too, for programs that call them directly.
- * C++ operator new/delete are not replaced: libstdc++'s call malloc, free
- * and aligned_alloc, which are ours. */
+ *
+ * C++ operator new and delete (all the mangled forms, sized and aligned)
+ * are defined here too, in C: libstdc++'s own would reach us through
+ * malloc anyway, but its aligned new rounds the size up without an
+ * overflow check, and going direct saves a call. Failure follows the C++
+ * rules: call the new-handler and retry, then throw std::bad_alloc. The
+ * libstdc++ functions for that are weak references, present whenever a
+ * C++ program is running (a C program never calls operator new). */
 #include "gomalloc.h"
 #include "mallocgc.h"
+#include "error.h"
 #include "mheap.h"
 
 #include <errno.h>
@@ -72,4 +79,95 @@ GM_EXPORT void *__libc_valloc(size_t size) { return gm_valloc(size); }
 GM_EXPORT void *__libc_pvalloc(size_t size) { return gm_pvalloc(size); }
 GM_EXPORT int __posix_memalign(void **out, size_t alignment, size_t size) {
   return gm_posix_memalign(out, alignment, size);
+}
+
+/* ---- C++ operator new / delete ------------------------------------------ */
+
+typedef void (*gm_new_handler_t)(void);
+extern gm_new_handler_t _ZSt15get_new_handlerv(void) __attribute__((weak));
+extern void _ZSt17__throw_bad_allocv(void) __attribute__((weak, noreturn));
+
+/* The throwing new's slow path: new-handler loop, then std::bad_alloc. */
+static __attribute__((noinline, cold)) void *cxx_new_failed(size_t size, size_t align) {
+  for (;;) {
+    gm_new_handler_t h = _ZSt15get_new_handlerv ? _ZSt15get_new_handlerv() : NULL;
+    if (!h)
+      break;
+    h();
+    void *p = align ? gm_aligned_alloc(align, size) : gm_malloc_impl(size);
+    if (p)
+      return p;
+  }
+  if (_ZSt17__throw_bad_allocv)
+    _ZSt17__throw_bad_allocv();
+  gm_fatal("operator new failed", NULL, "out of memory and no C++ runtime to throw");
+}
+
+static __attribute__((noinline, cold)) void *cxx_new_nothrow_failed(size_t size, size_t align) {
+  /* nothrow new also calls the new-handler, but returns NULL instead of
+   * throwing; a handler that throws is caught by the C++ caller's rules. */
+  gm_new_handler_t h = _ZSt15get_new_handlerv ? _ZSt15get_new_handlerv() : NULL;
+  while (h) {
+    h();
+    void *p = align ? gm_aligned_alloc(align, size) : gm_malloc_impl(size);
+    if (p)
+      return p;
+    h = _ZSt15get_new_handlerv();
+  }
+  return NULL;
+}
+
+static inline void *cxx_new(size_t size) {
+  void *p = gm_malloc_impl(size);
+  return GM_LIKELY(p != NULL) ? p : cxx_new_failed(size, 0);
+}
+static inline void *cxx_new_nothrow(size_t size) {
+  void *p = gm_malloc_impl(size);
+  return GM_LIKELY(p != NULL) ? p : cxx_new_nothrow_failed(size, 0);
+}
+static inline void *cxx_new_aligned(size_t size, size_t align) {
+  void *p = gm_aligned_alloc(align, size);
+  return GM_LIKELY(p != NULL) ? p : cxx_new_failed(size, align);
+}
+static inline void *cxx_new_aligned_nothrow(size_t size, size_t align) {
+  void *p = gm_aligned_alloc(align, size);
+  return GM_LIKELY(p != NULL) ? p : cxx_new_nothrow_failed(size, align);
+}
+
+/* new / new[] */
+GM_EXPORT void *_Znwm(size_t n) { return cxx_new(n); }
+GM_EXPORT void *_Znam(size_t n) { return cxx_new(n); }
+GM_EXPORT void *_ZnwmRKSt9nothrow_t(size_t n, const void *nt) { (void)nt; return cxx_new_nothrow(n); }
+GM_EXPORT void *_ZnamRKSt9nothrow_t(size_t n, const void *nt) { (void)nt; return cxx_new_nothrow(n); }
+GM_EXPORT void *_ZnwmSt11align_val_t(size_t n, size_t a) { return cxx_new_aligned(n, a); }
+GM_EXPORT void *_ZnamSt11align_val_t(size_t n, size_t a) { return cxx_new_aligned(n, a); }
+GM_EXPORT void *_ZnwmSt11align_val_tRKSt9nothrow_t(size_t n, size_t a, const void *nt) {
+  (void)nt;
+  return cxx_new_aligned_nothrow(n, a);
+}
+GM_EXPORT void *_ZnamSt11align_val_tRKSt9nothrow_t(size_t n, size_t a, const void *nt) {
+  (void)nt;
+  return cxx_new_aligned_nothrow(n, a);
+}
+
+/* delete / delete[], plain, sized, nothrow and aligned */
+GM_EXPORT void _ZdlPv(void *p) { free(p); }
+GM_EXPORT void _ZdaPv(void *p) { free(p); }
+GM_EXPORT void _ZdlPvm(void *p, size_t n) { gm_free_sized(p, n); }
+GM_EXPORT void _ZdaPvm(void *p, size_t n) { gm_free_sized(p, n); }
+GM_EXPORT void _ZdlPvRKSt9nothrow_t(void *p, const void *nt) { (void)nt; free(p); }
+GM_EXPORT void _ZdaPvRKSt9nothrow_t(void *p, const void *nt) { (void)nt; free(p); }
+GM_EXPORT void _ZdlPvSt11align_val_t(void *p, size_t a) { (void)a; free(p); }
+GM_EXPORT void _ZdaPvSt11align_val_t(void *p, size_t a) { (void)a; free(p); }
+GM_EXPORT void _ZdlPvmSt11align_val_t(void *p, size_t n, size_t a) { gm_free_aligned_sized(p, a, n); }
+GM_EXPORT void _ZdaPvmSt11align_val_t(void *p, size_t n, size_t a) { gm_free_aligned_sized(p, a, n); }
+GM_EXPORT void _ZdlPvSt11align_val_tRKSt9nothrow_t(void *p, size_t a, const void *nt) {
+  (void)a;
+  (void)nt;
+  free(p);
+}
+GM_EXPORT void _ZdaPvSt11align_val_tRKSt9nothrow_t(void *p, size_t a, const void *nt) {
+  (void)a;
+  (void)nt;
+  free(p);
 }

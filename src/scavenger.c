@@ -11,7 +11,7 @@
  * scavenged and calloc skips the memset.
  *
  * How much. Like Go, we keep a retained target: the peak of memory in use
- * by spans over the last second, plus a margin (10% by default, Go's
+ * by spans over the last half second, plus a margin (10% by default, Go's
  * retainExtraPercent). Memory below the target is kept, so a program that
  * repeatedly allocates and frees a big buffer reuses resident pages
  * instead of faulting them in again (this is where eager releasers are
@@ -54,7 +54,7 @@ uint32_t gm_scav_epoch;
 size_t gm_scav_span_bytes;
 
 #define TICK_NS 100000000ULL      /* 100 ms between wake-ups */
-#define WINDOW_TICKS 10           /* "recent" peak: the last second */
+#define WINDOW_TICKS 5            /* "recent" peak: the last half second */
 #define COLD_TICKS 10             /* a partial span idle this long is cold */
 #define CREDIT_PER_TICK_NS 1000000ULL /* 1% of TICK_NS */
 #define CREDIT_MAX_NS 200000000ULL    /* burst: up to 200 ms of work */

@@ -1,33 +1,82 @@
-/* stats.c: the heap census (see stats.h). */
+/* stats.c: the heap census, gm_stats and the statistics printers (see
+ * stats.h and include/gomalloc-stats.h).
+ *
+ * Nothing here is maintained on the fast paths. The numbers come from:
+ *   - a walk over every in-use span (arena page_in_use bits), reading each
+ *     span's bitmaps: objects in use, free slots, spans by state;
+ *   - gm_class_counts, which sweeps keep: objects handed out and freed up
+ *     to each span's last sweep. The walk adds what happened since (slots
+ *     below freeindex not yet counted, free bits not yet folded in), so
+ *     allocs - frees equals the live objects exactly when threads are
+ *     quiescent;
+ *   - the mheap and page allocator counters;
+ *   - a per-class sample of request sizes, taken on the malloc slow path,
+ *     for rounding waste (Go's memory profile works the same way: a sample
+ *     of allocations, scaled up).
+ * The walk holds every central lock and the heap lock, as the census does;
+ * the printers copy the numbers out first and print with no lock held,
+ * because stdio may call malloc. */
 #include "stats.h"
 
 #include "arena.h"
+#include "error.h"
+#include "gomalloc.h"
 #include "mcache.h"
 #include "mcentral.h"
 #include "mheap.h"
+#include "os.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
-/* Live objects of a small span: allocated (alloc_bits, or below freeindex)
- * minus those freed but not yet swept. */
+_Static_assert(GM_STATS_NUM_CLASSES == GM_NUM_CLASSES, "public class count out of date");
+
+/* ---- span bitmaps ---------------------------------------------------------------- */
+
+void gm_stats_span_word(gm_mspan_t *s, unsigned w, size_t fi, uint64_t *used,
+                        uint64_t *pending) {
+  uint64_t m = gm_load_relaxed(&gm_span_alloc_bits(s)[w]);
+  size_t lo = (size_t)w * 64;
+  if (fi >= lo + 64)
+    m = ~0ULL;
+  else if (fi > lo)
+    m |= (1ULL << (fi - lo)) - 1;
+  unsigned tail = (unsigned)s->nelems & 63;
+  if (w == (unsigned)s->nwords - 1u && tail)
+    m &= ~(~0ULL << tail);
+  uint64_t f = gm_load_relaxed(&gm_span_local_free(s)[w]) |
+               gm_load_relaxed(&gm_span_remote_free(s)[w]);
+  *used = m;
+  *pending = f & m;
+}
+
+/* Live objects of a small span: allocated minus freed but not yet swept. */
 static size_t span_live(gm_mspan_t *s) {
-  const uint64_t *a = gm_span_alloc_bits(s), *l = gm_span_local_free(s), *r = gm_span_remote_free(s);
-  size_t fi = s->freeindex, n = 0;
+  size_t fi = gm_load_relaxed(&s->freeindex), n = 0;
   for (unsigned w = 0; w < s->nwords; w++) {
-    uint64_t m = a[w];
-    size_t lo = (size_t)w * 64;
-    if (fi >= lo + 64)
-      m = ~0ULL;
-    else if (fi > lo)
-      m |= (1ULL << (fi - lo)) - 1;
-    unsigned tail = (unsigned)s->nelems & 63;
-    if (w == (unsigned)s->nwords - 1u && tail)
-      m &= ~(~0ULL << tail);
-    m &= ~(l[w] | gm_load_relaxed(&r[w]));
-    n += gm_popcount64(m);
+    uint64_t used, pend;
+    gm_stats_span_word(s, w, fi, &used, &pend);
+    n += gm_popcount64(used & ~pend);
   }
   return n;
 }
+
+double gm_stats_max_waste(unsigned cls) {
+  if (cls == 0 || cls >= GM_NUM_CLASSES)
+    return 0;
+  double span = (double)gm_class_to_allocnpages[cls] * (double)GM_PAGE_SIZE;
+  unsigned size = gm_class_to_size[cls], prev = gm_class_to_size[cls - 1];
+  unsigned n = gm_class_to_nelems[cls];
+  double tail = span - (double)n * size;
+  /* Every object holds a request one byte above the previous class. */
+  return 100.0 * ((double)(size - prev - 1) * n + tail) / span;
+}
+
+/* ---- the census --------------------------------------------------------------------- */
 
 static void census_arena(gm_heaparena_t *ha, void *arg) {
   gm_census_t *c = arg;
@@ -92,4 +141,497 @@ void gm_heap_census(gm_census_t *c) {
     c->error = gm_pagealloc_check(&gm_heap.pages);
   gm_unlock(&gm_heap.lock);
   gm_mcentral_unlock_all();
+}
+
+/* ---- request-size samples ------------------------------------------------------------ */
+
+/* Striped so that threads refilling at the same time rarely share a cache
+ * line; each stripe is summed when statistics are read. */
+#define SAMPLE_STRIPES 16
+typedef struct {
+  uint64_t n, bytes;
+} sample_t;
+static struct {
+  sample_t cls[GM_NUM_CLASSES];
+} GM_ALIGNED(GM_CACHE_LINE) samples[SAMPLE_STRIPES];
+
+void gm_stats_sample(size_t size) {
+  unsigned cls = gm_size_to_class(size);
+  if (GM_UNLIKELY(cls == 0)) /* the table is not set up before gm_init */
+    return;
+  /* mcaches are distinct fixalloc slots: a multiplicative hash of the
+   * address spreads threads over the stripes without any TLS of ours. */
+  uint64_t h = (uint64_t)(uintptr_t)gm_tls_mcache * 0x9e3779b97f4a7c15ULL;
+  sample_t *sp = &samples[h >> 60].cls[cls];
+  gm_fetch_add_relaxed(&sp->n, 1);
+  gm_fetch_add_relaxed(&sp->bytes, (uint64_t)size);
+}
+
+/* ---- gm_stats ----------------------------------------------------------------------- */
+
+typedef struct walk {
+  struct gm_stats *st;
+  /* Allocations and frees since each span's last sweep, signed because a
+   * span swept by its owner during the walk can make them dip. */
+  int64_t pend_alloc[GM_NUM_CLASSES], pend_free[GM_NUM_CLASSES];
+  uint64_t dying_pages;
+} walk_t;
+
+static void stats_arena(gm_heaparena_t *ha, void *arg) {
+  walk_t *wk = arg;
+  struct gm_stats *st = wk->st;
+  st->arenas++;
+  for (size_t w = 0; w < GM_PAGES_PER_ARENA / 64; w++) {
+    uint64_t bits = ha->page_in_use[w];
+    while (bits) {
+      size_t i = w * 64 + gm_ctz64(bits);
+      bits &= bits - 1;
+      gm_mspan_t *s = ha->spans[i];
+      if (!s || s->base != ha->base + (i << GM_PAGE_SHIFT))
+        continue;
+      uint8_t state = gm_load_relaxed(&s->state);
+      if (state == GM_SPAN_LARGE) {
+        struct gm_class_stats *cs = &st->classes[0];
+        cs->spans++;
+        cs->objects++;
+        cs->in_use_bytes += (uint64_t)s->npages << GM_PAGE_SHIFT;
+        st->large_spans++;
+        continue;
+      }
+      if (state < GM_SPAN_CACHED || state > GM_SPAN_FULL) {
+        /* Marked dead by its mcentral, on its way back to the heap (the
+         * heap lock is taken after the central lock is dropped): its pages
+         * are free in all but name. */
+        wk->dying_pages += s->npages;
+        continue;
+      }
+      unsigned cls = gm_spanclass_sizeclass(s->spanclass);
+      struct gm_class_stats *cs = &st->classes[cls];
+      size_t fi = gm_load_relaxed(&s->freeindex);
+      unsigned used = 0, pend = 0;
+      for (unsigned k = 0; k < s->nwords; k++) {
+        uint64_t u, p;
+        gm_stats_span_word(s, k, fi, &u, &p);
+        used += gm_popcount64(u);
+        pend += gm_popcount64(p);
+      }
+      cs->spans++;
+      st->released_slot_bytes += gm_load_relaxed(&s->released);
+      cs->objects += used - pend;
+      cs->free_objects += s->nelems - (used - pend);
+      wk->pend_alloc[cls] += (int64_t)used - (int64_t)gm_load_relaxed(&s->alloc_count);
+      wk->pend_free[cls] += pend;
+      st->small_spans++;
+      if (state == GM_SPAN_CACHED)
+        st->cached_spans++;
+      else if (state == GM_SPAN_PARTIAL)
+        st->partial_spans++;
+      else
+        st->full_spans++;
+    }
+  }
+}
+
+static uint64_t add_signed(uint64_t base, int64_t d) {
+  if (d < 0 && (uint64_t)-d > base)
+    return 0;
+  return base + (uint64_t)d;
+}
+
+/* Fill a whole struct (the caller copies out the prefix it knows). */
+static void stats_fill(struct gm_stats *st) {
+  walk_t wk;
+  memset(st, 0, sizeof *st);
+  if (gm_load_acquire(&gm_init_state) != 2)
+    gm_init();
+  st->version = GM_STATS_VERSION;
+  st->threads = gm_mcache_count();
+  uint64_t large_allocs, large_frees, meta = 0;
+
+  gm_mcentral_lock_all();
+  gm_lock(&gm_heap.lock);
+  memset(&wk, 0, sizeof wk);
+  wk.st = st;
+  gm_arena_for_each(stats_arena, &wk);
+  uint64_t counts[GM_NUM_CLASSES][2] = {{0}};
+  for (unsigned spc = 0; spc < GM_NUM_SPAN_CLASSES; spc++) {
+    counts[spc >> 1][0] += gm_load_relaxed(&gm_class_counts[spc].nmalloc);
+    counts[spc >> 1][1] += gm_load_relaxed(&gm_class_counts[spc].nfree);
+  }
+  uint64_t total_pages = gm_pagealloc_total_pages(&gm_heap.pages);
+  uint64_t free_pages = gm_pagealloc_free_pages(&gm_heap.pages);
+  uint64_t scav_pages = gm_pagealloc_scavenged_pages(&gm_heap.pages);
+  st->reserved_bytes = gm_heap.reserved_bytes;
+  large_allocs = gm_heap.large_allocs;
+  large_frees = gm_heap.large_frees;
+  for (unsigned b = 0; b < GM_SPAN_BUCKETS; b++)
+    meta += gm_heap.spanalloc[b].sys_bytes;
+  meta += gm_heap.pages.meta_bytes;
+  gm_unlock(&gm_heap.lock);
+  gm_mcentral_unlock_all();
+
+  size_t ps = gm_sys_page_size();
+  meta += st->arenas * GM_ALIGN_UP(sizeof(gm_heaparena_t), ps);
+  meta += (st->threads + 1) * GM_ALIGN_UP(sizeof(gm_mcache_t), (size_t)GM_CACHE_LINE);
+  st->metadata_bytes = meta;
+  st->mapped_bytes = total_pages << GM_PAGE_SHIFT;
+  st->free_bytes = (free_pages + wk.dying_pages) << GM_PAGE_SHIFT;
+  st->released_bytes = scav_pages << GM_PAGE_SHIFT;
+  st->resident_bytes = gm_sys_rss();
+
+  for (unsigned c = 0; c < GM_NUM_CLASSES; c++) {
+    struct gm_class_stats *cs = &st->classes[c];
+    if (c == 0) {
+      cs->span_bytes = cs->in_use_bytes;
+      cs->allocs = large_allocs;
+      cs->frees = large_frees;
+    } else {
+      cs->size = gm_class_to_size[c];
+      cs->span_size = (uint64_t)gm_class_to_allocnpages[c] * GM_PAGE_SIZE;
+      cs->objects_per_span = gm_class_to_nelems[c];
+      cs->tail_waste = cs->span_size - cs->objects_per_span * cs->size;
+      cs->max_waste = gm_stats_max_waste(c);
+      cs->in_use_bytes = cs->objects * cs->size;
+      cs->span_bytes = cs->spans * cs->span_size;
+      cs->allocs = add_signed(counts[c][0], wk.pend_alloc[c]);
+      cs->frees = add_signed(counts[c][1], wk.pend_free[c]);
+      cs->tail_waste_bytes = cs->spans * cs->tail_waste;
+      for (unsigned k = 0; k < SAMPLE_STRIPES; k++) {
+        cs->samples += gm_load_relaxed(&samples[k].cls[c].n);
+        cs->sampled_request_bytes += gm_load_relaxed(&samples[k].cls[c].bytes);
+      }
+      /* Scale the sample's mean rounding loss up to the live objects. */
+      if (cs->samples) {
+        double lost = (double)cs->size - (double)cs->sampled_request_bytes / (double)cs->samples;
+        if (lost > 0)
+          cs->rounding_waste_bytes = (uint64_t)(lost * (double)cs->objects + 0.5);
+        if (cs->rounding_waste_bytes > cs->in_use_bytes)
+          cs->rounding_waste_bytes = cs->in_use_bytes;
+      }
+    }
+    st->span_bytes += cs->span_bytes;
+    st->object_bytes += cs->in_use_bytes;
+    st->free_slot_bytes += cs->free_objects * cs->size;
+    st->tail_waste_bytes += cs->tail_waste_bytes;
+    st->rounding_waste_bytes += cs->rounding_waste_bytes;
+    st->objects += cs->objects;
+    st->allocs += cs->allocs;
+    st->frees += cs->frees;
+  }
+  st->requested_bytes = st->object_bytes - st->rounding_waste_bytes;
+  st->spans = st->small_spans + st->large_spans;
+}
+
+GM_API int gm_stats(struct gm_stats *st) {
+  if (!st || st->size < 8) {
+    errno = EINVAL;
+    return -1;
+  }
+  size_t want = st->size;
+  if (want >= sizeof *st) {
+    stats_fill(st);
+    st->size = (uint32_t)sizeof *st;
+    return 0;
+  }
+  /* An older caller: fill a whole struct and copy out what it knows. The
+   * struct is too big for some thread stacks, so it lives in mapped memory. */
+  struct gm_stats *full = gm_sys_alloc(sizeof *full);
+  if (!full)
+    return -1;
+  stats_fill(full);
+  full->size = (uint32_t)want;
+  memcpy(st, full, want);
+  gm_sys_free(full, GM_ALIGN_UP(sizeof *full, gm_sys_page_size()));
+  return 0;
+}
+
+/* ---- printing ---------------------------------------------------------------------- */
+
+/* "812 B", "1.5 KiB", "23.4 MiB", "1.25 GiB" (into buf of >= 16 bytes). */
+static const char *human(char *buf, size_t len, uint64_t v) {
+  static const char *unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  if (v < 1024) {
+    snprintf(buf, len, "%llu B", (unsigned long long)v);
+    return buf;
+  }
+  double d = (double)v;
+  unsigned u = 0;
+  while (d >= 1024 && u < 4) {
+    d /= 1024;
+    u++;
+  }
+  snprintf(buf, len, d < 10 ? "%.2f %s" : "%.1f %s", d, unit[u]);
+  return buf;
+}
+
+static double pct(uint64_t a, uint64_t b) { return b ? 100.0 * (double)a / (double)b : 0.0; }
+
+static void fill_for_print(struct gm_stats *st) {
+  st->size = sizeof *st;
+  gm_stats(st);
+}
+
+/* The statistics are big for a thread stack that may be small (printing
+ * can run from a destructor of any thread), so they live in mapped memory. */
+static struct gm_stats *stats_snapshot(void) {
+  struct gm_stats *st = gm_sys_alloc(sizeof *st);
+  if (st)
+    fill_for_print(st);
+  return st;
+}
+
+static void stats_release(struct gm_stats *st) {
+  gm_sys_free(st, GM_ALIGN_UP(sizeof *st, gm_sys_page_size()));
+}
+
+GM_API int gm_print_stats(FILE *f) {
+  struct gm_stats *st = stats_snapshot();
+  if (!st)
+    return -1;
+  char a[32], b[32], c[32];
+  fprintf(f, "gomalloc %s heap statistics of %s, pid %ld\n", gm_version(),
+          program_invocation_short_name, (long)getpid());
+  fprintf(f, "%5s  %9s  %10s  %7s  %10s  %9s | %7s  %9s  %9s  %6s  %10s\n", "class", "bytes/obj",
+          "bytes/span", "objects", "tail waste", "max waste", "spans", "in use", "free", "util",
+          "waste");
+  unsigned hidden = 0;
+  for (unsigned k = 1; k < GM_STATS_NUM_CLASSES; k++) {
+    const struct gm_class_stats *cs = &st->classes[k];
+    if (!cs->spans && !cs->allocs) {
+      hidden++;
+      continue;
+    }
+    fprintf(f, "%5u  %9llu  %10llu  %7llu  %10llu  %8.2f%% | %7llu  %9llu  %9llu  %5.1f%%  %10s\n", k,
+            (unsigned long long)cs->size, (unsigned long long)cs->span_size,
+            (unsigned long long)cs->objects_per_span, (unsigned long long)cs->tail_waste,
+            cs->max_waste, (unsigned long long)cs->spans, (unsigned long long)cs->objects,
+            (unsigned long long)cs->free_objects, pct(cs->in_use_bytes, cs->span_bytes),
+            human(a, sizeof a, cs->tail_waste_bytes + cs->rounding_waste_bytes));
+  }
+  const struct gm_class_stats *lg = &st->classes[0];
+  fprintf(f, "%5s  %9s  %10s  %7s  %10s  %9s | %7llu  %9llu  %9s  %6s  %10s\n", "large", "-", "-",
+          "-", "-", "-", (unsigned long long)lg->spans, (unsigned long long)lg->objects, "-", "-",
+          "-");
+  uint64_t nsamples = 0;
+  for (unsigned k = 1; k < GM_STATS_NUM_CLASSES; k++)
+    nsamples += st->classes[k].samples;
+  fprintf(f,
+          "(%u size classes never used are not shown; `gomalloc sizeclasses` lists all."
+          " waste = tail waste + rounding, the latter estimated from %llu sampled requests)\n",
+          hidden, (unsigned long long)nsamples);
+  fprintf(f, "heap totals\n");
+  fprintf(f, "  %-14s %12s  arena address space, %llu arena(s) of 64 MiB\n", "reserved",
+          human(a, sizeof a, st->reserved_bytes), (unsigned long long)st->arenas);
+  fprintf(f, "  %-14s %12s  committed to the page heap\n", "mapped",
+          human(a, sizeof a, st->mapped_bytes));
+  fprintf(f, "  %-14s %12s  %llu spans: %llu cached, %llu partial, %llu full, %llu large (%s)\n",
+          "in spans", human(a, sizeof a, st->span_bytes), (unsigned long long)st->spans,
+          (unsigned long long)st->cached_spans, (unsigned long long)st->partial_spans,
+          (unsigned long long)st->full_spans, (unsigned long long)st->large_spans,
+          human(b, sizeof b, st->classes[0].in_use_bytes));
+  fprintf(f, "  %-14s %12s  %llu live objects at class size (%.1f%% of span bytes)\n",
+          "in objects", human(a, sizeof a, st->object_bytes), (unsigned long long)st->objects,
+          pct(st->object_bytes, st->span_bytes));
+  fprintf(f, "  %-14s %12s  estimated requested bytes of those objects\n", "requested",
+          human(a, sizeof a, st->requested_bytes));
+  fprintf(f, "  %-14s %12s  free slots in small spans, %s of them released to the OS\n",
+          "free slots", human(a, sizeof a, st->free_slot_bytes),
+          human(b, sizeof b, st->released_slot_bytes));
+  fprintf(f, "  %-14s %12s  tail %s + rounding %s (estimated)\n", "waste",
+          human(a, sizeof a, st->tail_waste_bytes + st->rounding_waste_bytes),
+          human(b, sizeof b, st->tail_waste_bytes), human(c, sizeof c, st->rounding_waste_bytes));
+  fprintf(f, "  %-14s %12s  free pages in the page heap, %s of them released to the OS\n",
+          "free", human(a, sizeof a, st->free_bytes), human(b, sizeof b, st->released_bytes));
+  fprintf(f, "  %-14s %12s  span structs, arena maps, page-heap index, thread caches\n",
+          "metadata", human(a, sizeof a, st->metadata_bytes));
+  fprintf(f, "  %-14s %12s  process RSS\n", "resident", human(a, sizeof a, st->resident_bytes));
+  fprintf(f, "  %llu allocs, %llu frees since start; %llu threads with a cache\n",
+          (unsigned long long)st->allocs, (unsigned long long)st->frees,
+          (unsigned long long)st->threads);
+  stats_release(st);
+  return ferror(f) ? -1 : 0;
+}
+
+static void json_u64(FILE *f, const char *k, uint64_t v, const char *sep) {
+  fprintf(f, "\"%s\": %llu%s", k, (unsigned long long)v, sep);
+}
+
+GM_API int gm_print_stats_json(FILE *f) {
+  struct gm_stats *st = stats_snapshot();
+  if (!st)
+    return -1;
+  fprintf(f, "{\n  \"gomalloc\": \"%s\",\n  \"version\": %u,\n  \"pid\": %ld,\n", gm_version(),
+          st->version, (long)getpid());
+  fputs("  \"heap\": {", f);
+#define H(field, sep) json_u64(f, #field, st->field, sep)
+  H(reserved_bytes, ", ");
+  H(mapped_bytes, ", ");
+  H(span_bytes, ", ");
+  H(object_bytes, ", ");
+  H(requested_bytes, ", ");
+  H(free_bytes, ", ");
+  H(released_bytes, ", ");
+  H(released_slot_bytes, ", ");
+  H(metadata_bytes, ", ");
+  H(resident_bytes, ", ");
+  H(free_slot_bytes, ", ");
+  H(tail_waste_bytes, ", ");
+  H(rounding_waste_bytes, "},\n");
+  fputs("  \"counts\": {", f);
+  H(spans, ", ");
+  H(small_spans, ", ");
+  H(large_spans, ", ");
+  H(cached_spans, ", ");
+  H(partial_spans, ", ");
+  H(full_spans, ", ");
+  H(arenas, ", ");
+  H(threads, ", ");
+  H(objects, ", ");
+  H(allocs, ", ");
+  H(frees, "},\n");
+#undef H
+  fputs("  \"classes\": [\n", f);
+  for (unsigned k = 0; k < GM_STATS_NUM_CLASSES; k++) {
+    const struct gm_class_stats *cs = &st->classes[k];
+    fprintf(f, "    {\"class\": %u, ", k);
+#define C(field, sep) json_u64(f, #field, cs->field, sep)
+    C(size, ", ");
+    C(span_size, ", ");
+    C(objects_per_span, ", ");
+    C(tail_waste, ", ");
+    fprintf(f, "\"max_waste\": %.2f, ", cs->max_waste);
+    C(spans, ", ");
+    C(objects, ", ");
+    C(free_objects, ", ");
+    C(in_use_bytes, ", ");
+    C(span_bytes, ", ");
+    fprintf(f, "\"utilization\": %.2f, ", pct(cs->in_use_bytes, cs->span_bytes));
+    C(allocs, ", ");
+    C(frees, ", ");
+    C(tail_waste_bytes, ", ");
+    C(rounding_waste_bytes, ", ");
+    C(samples, ", ");
+    C(sampled_request_bytes, "}");
+#undef C
+    fputs(k + 1 < GM_STATS_NUM_CLASSES ? ",\n" : "\n", f);
+  }
+  fputs("  ]\n}\n", f);
+  stats_release(st);
+  return ferror(f) ? -1 : 0;
+}
+
+/* ---- GOMALLOC_STATS / GOMALLOC_HEAPMAP ---------------------------------------------- */
+
+enum { STATS_OFF, STATS_TEXT, STATS_JSON };
+static int stats_mode;
+static char stats_file[1024], heapmap_file[1024];
+/* A copy of stderr taken at start: programs such as coreutils close
+ * stderr in their own exit handlers, before the report is written. Its
+ * identity is kept to notice a program that closed it and reused the
+ * number for a file of its own. */
+static int report_fd = -1;
+static dev_t report_dev;
+static ino_t report_ino;
+/* GOMALLOC_REPORT_PID (set by `gomalloc run`): only that process reports,
+ * not the helpers it forks; 0 = every process. */
+static long report_pid;
+
+static void copy_env(char *dst, size_t n, const char *name) {
+  const char *v = getenv(name);
+  dst[0] = 0;
+  if (v && strlen(v) < n)
+    strcpy(dst, v);
+  else if (v)
+    gm_warn("a GOMALLOC_* file name is too long; ignored");
+}
+
+void gm_stats_env_init(void) {
+  const char *v = getenv("GOMALLOC_STATS");
+  if (v && *v && strcmp(v, "0") != 0)
+    stats_mode = strcmp(v, "json") == 0 ? STATS_JSON : STATS_TEXT;
+  copy_env(stats_file, sizeof stats_file, "GOMALLOC_STATS_FILE");
+  copy_env(heapmap_file, sizeof heapmap_file, "GOMALLOC_HEAPMAP");
+  const char *pid = getenv("GOMALLOC_REPORT_PID");
+  report_pid = pid ? strtol(pid, NULL, 10) : 0;
+  struct stat sb;
+  if ((stats_mode != STATS_OFF || heapmap_file[0]) && fstat(2, &sb) == 0) {
+    report_fd = fcntl(2, F_DUPFD_CLOEXEC, 10);
+    report_dev = sb.st_dev;
+    report_ino = sb.st_ino;
+  }
+}
+
+/* Where the report goes: the copy of stderr if it is still the same file,
+ * else whatever fd 2 is now. */
+static FILE *report_stream(void) {
+  struct stat sb;
+  int fd = 2;
+  if (report_fd >= 0 && fstat(report_fd, &sb) == 0 && sb.st_dev == report_dev &&
+      sb.st_ino == report_ino)
+    fd = report_fd;
+  int d = dup(fd);
+  FILE *f = d >= 0 ? fdopen(d, "w") : NULL;
+  if (!f && d >= 0)
+    close(d);
+  return f;
+}
+
+/* A file name with %p replaced by the pid (and %% by %). */
+static void expand_pid(char *out, size_t n, const char *in) {
+  char pid[24];
+  size_t pl = gm_fmt_dec(pid, (size_t)getpid()), o = 0;
+  for (const char *p = in; *p && o + 1 < n; p++) {
+    if (p[0] == '%' && p[1] == 'p' && o + pl + 1 < n) {
+      memcpy(out + o, pid, pl);
+      o += pl;
+      p++;
+    } else if (p[0] == '%' && p[1] == '%') {
+      out[o++] = '%';
+      p++;
+    } else {
+      out[o++] = *p;
+    }
+  }
+  out[o] = 0;
+}
+
+/* Runs at exit (after main's own destructors, since the library was
+ * loaded first): the heap still works, and no allocator lock is held by
+ * this thread here. */
+__attribute__((destructor)) static void stats_at_exit(void) {
+  char path[1100];
+  if (stats_mode == STATS_OFF && !heapmap_file[0])
+    return;
+  if (report_pid > 0 && (long)getpid() != report_pid)
+    return;
+  int saved = errno;
+  FILE *msg = report_stream();
+  if (heapmap_file[0]) {
+    expand_pid(path, sizeof path, heapmap_file);
+    int rc = gm_dump_heap_html(path);
+    if (msg && rc == 0)
+      fprintf(msg, "gomalloc: heap map written to %s\n", path);
+    else if (msg)
+      fprintf(msg, "gomalloc: cannot write the heap map to %s: %s\n", path, strerror(errno));
+  }
+  if (stats_mode != STATS_OFF) {
+    FILE *f = msg;
+    if (stats_file[0]) {
+      expand_pid(path, sizeof path, stats_file);
+      f = fopen(path, "w");
+      if (!f && msg)
+        fprintf(msg, "gomalloc: cannot open %s: %s\n", path, strerror(errno));
+    }
+    if (f) {
+      if (stats_mode == STATS_JSON)
+        gm_print_stats_json(f);
+      else
+        gm_print_stats(f);
+      if (f != msg)
+        fclose(f);
+    }
+  }
+  if (msg)
+    fclose(msg);
+  errno = saved;
 }

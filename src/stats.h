@@ -1,10 +1,12 @@
 /* stats.h: heap census: walks every arena's spans and adds up what it
  * finds, for tests, debug checks and statistics (Go's mstats, computed on
- * demand instead of maintained on the fast paths). */
+ * demand instead of maintained on the fast paths). The public statistics
+ * (gm_stats, the printers) are built on the same walk; see stats.c. */
 #ifndef GM_STATS_H
 #define GM_STATS_H
 
 #include "internal.h"
+#include "span.h"
 
 typedef struct gm_census {
   size_t arenas;
@@ -24,5 +26,26 @@ typedef struct gm_census {
 /* Exact when no other thread is allocating or freeing at the time; takes
  * every central lock and the heap lock. */
 void gm_heap_census(gm_census_t *c);
+
+/* Hook on the small-malloc slow path (mcache.c): records the request size
+ * in its class's sample, from which rounding waste is estimated. The slow
+ * path runs about once per 64 objects handed out, so this is a sample of
+ * requests that costs the fast path nothing. */
+void gm_stats_sample(size_t size);
+
+/* Read GOMALLOC_STATS, GOMALLOC_STATS_FILE and GOMALLOC_HEAPMAP (from
+ * gm_init; no allocation). The report is written by a destructor. */
+void gm_stats_env_init(void);
+
+/* Word w of a small span's slot bitmaps as seen now: *used = allocated as
+ * a sweep would count it (alloc_bits plus every slot below freeindex),
+ * *pending = freed but not yet swept. Bits past nelems are 0. Reads the
+ * owner's fields relaxed: exact when the span's owner is quiescent. */
+void gm_stats_span_word(gm_mspan_t *s, unsigned w, size_t freeindex, uint64_t *used,
+                        uint64_t *pending);
+
+/* Worst-case share of a span of class cls lost to rounding and its tail,
+ * in percent (Go's "max waste" column). */
+double gm_stats_max_waste(unsigned cls);
 
 #endif
