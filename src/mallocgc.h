@@ -44,7 +44,7 @@ GM_INLINE void gm_free_impl(void *p) {
     gm_free_slow(p, s);
     return;
   }
-  if (GM_LIKELY(s->owner == gm_tls_mcache)) {
+  if (GM_LIKELY(gm_load_relaxed(&s->owner) == gm_tls_mcache)) {
     uint64_t *lf = gm_span_local_free(s);
     size_t w = idx / 64;
     uint64_t bit = 1ULL << (idx % 64);

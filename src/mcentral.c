@@ -100,7 +100,7 @@ gm_mspan_t *gm_mcentral_cache_span(gm_mcentral_t *mc, struct gm_mcache *c) {
       gm_unlock(&mc->lock);
       break;
     }
-    s->owner = c;
+    gm_store_relaxed(&s->owner, c);
     gm_scavenge_span_reused(s);
     gm_store_seqcst(&s->state, (uint8_t)GM_SPAN_CACHED);
     unsigned nfree = gm_span_sweep(s);
@@ -121,7 +121,7 @@ void gm_mcentral_uncache_span(gm_mspan_t *s) {
   gm_mcentral_t *mc = &gm_central[s->spanclass];
   gm_lock(&mc->lock);
   gm_span_sweep(s);
-  s->owner = NULL;
+  gm_store_relaxed(&s->owner, (struct gm_mcache *)NULL);
   debug_check_span(s);
   if (s->alloc_count == 0) {
     /* Nothing allocated: no free can be in flight for it. */
@@ -158,10 +158,10 @@ void gm_mcentral_span_freed(gm_mspan_t *s) {
   gm_spanclass_t spc = gm_load_relaxed(&s->spanclass);
   gm_mcentral_t *mc = &gm_central[spc];
   gm_lock(&mc->lock);
-  uint8_t st = s->state;
+  uint8_t st = gm_load_acquire(&s->state);
   /* Re-check under the lock: the span may have been cached, freed or even
    * reused for another class since the caller looked. */
-  if (s->spanclass != spc || (st != GM_SPAN_FULL && st != GM_SPAN_PARTIAL)) {
+  if (gm_load_relaxed(&s->spanclass) != spc || (st != GM_SPAN_FULL && st != GM_SPAN_PARTIAL)) {
     gm_unlock(&mc->lock);
     return;
   }

@@ -127,7 +127,7 @@ gm_mspan_t *gm_mheap_alloc_span(size_t npages, gm_spanclass_t spc, size_t align_
   gm_span_init(s, base, npages, spc);
   s->bucket = b;
   s->needzero = scav < npages;
-  s->owner = owner;
+  gm_store_relaxed(&s->owner, owner);
   gm_store_release(&s->state, state);
   gm_arena_set_spans_locked(base, npages, s);
   gm_arena_mark_in_use_locked(base, true);
@@ -154,7 +154,7 @@ void gm_mheap_free_span(gm_mspan_t *s) {
   gm_store_relaxed(&s->small_bytes, (size_t)0);
   gm_store_release(&s->state, (uint8_t)GM_SPAN_DEAD);
   gm_scavenge_span_reused(s); /* its released slots are free pages now */
-  s->owner = NULL;
+  gm_store_relaxed(&s->owner, (struct gm_mcache *)NULL);
   gm_arena_mark_in_use_locked(s->base, false);
   gm_pagealloc_free(&h->pages, s->base, s->npages);
   if (gm_spanclass_sizeclass(s->spanclass) == 0) {

@@ -4,7 +4,7 @@
  * has free but still backed), highest addresses first: allocation is
  * lowest-address-first, so the top of the heap is the cold end and the
  * heap stays compact. And the whole free OS pages inside spans that have
- * sat on an mcentral partial list for a second or more: random survivors
+ * sat on an mcentral partial list for half a second or more: random survivors
  * pin partly used spans, and for classes of a few KiB most of such a span
  * can still go back. Released pages read as zero (MADV_DONTNEED), so
  * reusing them needs no clearing: the page allocator reports them as
@@ -55,7 +55,7 @@ size_t gm_scav_span_bytes;
 
 #define TICK_NS 100000000ULL      /* 100 ms between wake-ups */
 #define WINDOW_TICKS 5            /* "recent" peak: the last half second */
-#define COLD_TICKS 10             /* a partial span idle this long is cold */
+#define COLD_TICKS 5              /* a partial span idle this long is cold */
 #define CREDIT_PER_TICK_NS 1000000ULL /* 1% of TICK_NS */
 #define CREDIT_MAX_NS 200000000ULL    /* burst: up to 200 ms of work */
 #define START_BYTES ((size_t)64 << 20)
@@ -230,7 +230,7 @@ static void *scavenger_main(void *arg) {
     uint64_t t0 = now_ns(), deadline = t0 + credit;
     if (retained > target + (1u << 20))
       scavenge_heap(retained - target, deadline);
-    /* Cold partial spans, once a second. */
+    /* Cold partial spans, twice a second. */
     if (tick % COLD_TICKS == 0 && now_ns() < deadline)
       scavenge_spans(false, deadline);
     uint64_t spent = now_ns() - t0;

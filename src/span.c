@@ -11,10 +11,13 @@ gm_class_counts_t gm_class_counts[GM_NUM_SPAN_CLASSES];
 
 void gm_span_init(gm_mspan_t *s, uintptr_t base, size_t npages, gm_spanclass_t spc) {
   unsigned cls = gm_spanclass_sizeclass(spc);
-  s->base = base;
+  /* A remote free that emptied this span's previous life may still be
+   * re-reading it (it re-checks under the central lock before acting), so
+   * the fields it reads are written atomically. */
+  gm_store_relaxed(&s->base, base);
   s->npages = npages;
-  s->spanclass = spc;
-  s->owner = NULL;
+  gm_store_relaxed(&s->spanclass, spc);
+  gm_store_relaxed(&s->owner, (struct gm_mcache *)NULL);
   s->next = s->prev = NULL;
   s->gcmark_bits = NULL;
   s->sweepgen = 0;
@@ -24,22 +27,23 @@ void gm_span_init(gm_mspan_t *s, uintptr_t base, size_t npages, gm_spanclass_t s
   s->local_nfreed = 0;
   s->needzero = 0;
   if (cls == 0) {
-    s->elemsize = npages << GM_PAGE_SHIFT;
-    s->nelems = 1;
-    s->divmul = 0;
+    gm_store_relaxed(&s->elemsize, npages << GM_PAGE_SHIFT);
+    gm_store_relaxed(&s->nelems, (uint16_t)1);
+    gm_store_relaxed(&s->divmul, 0u);
   } else {
-    s->elemsize = gm_class_to_size[cls];
-    s->nelems = gm_class_to_nelems[cls];
-    s->divmul = gm_class_to_divmagic[cls];
+    gm_store_relaxed(&s->elemsize, (size_t)gm_class_to_size[cls]);
+    gm_store_relaxed(&s->nelems, gm_class_to_nelems[cls]);
+    gm_store_relaxed(&s->divmul, gm_class_to_divmagic[cls]);
   }
-  s->nwords = (uint8_t)((s->nelems + 63) / 64);
+  gm_store_relaxed(&s->nwords, (uint8_t)((s->nelems + 63) / 64));
   s->limit = base + (size_t)s->nelems * s->elemsize;
-  s->small_bytes = cls ? (size_t)s->nelems * s->elemsize : 0;
-  memset(s->bits, 0, 3 * sizeof(uint64_t) * s->nwords);
+  gm_store_relaxed(&s->small_bytes, cls ? (size_t)s->nelems * s->elemsize : 0);
   /* Slots past nelems are "allocated" forever, so no cache ever offers them. */
   unsigned tail = (unsigned)s->nelems & 63;
+  for (unsigned i = 0; i < 3u * s->nwords; i++)
+    gm_store_relaxed(&s->bits[i], (uint64_t)0);
   if (tail)
-    s->bits[s->nwords - 1] = ~0ULL << tail;
+    gm_store_relaxed(&s->bits[s->nwords - 1], ~0ULL << tail);
   s->freeindex = 0;
   s->alloc_cache = ~s->bits[0];
 }
@@ -75,8 +79,8 @@ bool gm_span_has_frees(gm_mspan_t *s) {
 
 /* The bits of word w that stand for real slots (not the permanent tail). */
 static inline uint64_t slot_mask(const gm_mspan_t *s, unsigned w) {
-  unsigned tail = (unsigned)s->nelems & 63;
-  return (w == (unsigned)s->nwords - 1u && tail) ? ~(~0ULL << tail) : ~0ULL;
+  unsigned tail = (unsigned)gm_load_relaxed(&s->nelems) & 63;
+  return (w == (unsigned)gm_load_relaxed(&s->nwords) - 1u && tail) ? ~(~0ULL << tail) : ~0ULL;
 }
 
 unsigned gm_span_sweep(gm_mspan_t *s) {
@@ -106,12 +110,12 @@ unsigned gm_span_sweep(gm_mspan_t *s) {
       gm_fatal("double free", (void *)(s->base + (lo + gm_ctz64(f & ~m)) * s->elemsize),
                "block already free at sweep");
     if (l)
-      lf[w] = 0;
+      gm_store_relaxed(&lf[w], 0);
     nused += gm_popcount64(m & slot_mask(s, w));
     nfreed += gm_popcount64(f);
     m &= ~f;
     freed |= f;
-    a[w] = m;
+    gm_store_relaxed(&a[w], m);
     nalloc += gm_popcount64(m & slot_mask(s, w));
   }
   /* Objects handed out since the last sweep, and frees folded in now. */
@@ -133,8 +137,11 @@ unsigned gm_span_sweep(gm_mspan_t *s) {
 bool gm_span_all_freed_remote(gm_mspan_t *s) {
   const uint64_t *a = gm_span_alloc_bits(s);
   const uint64_t *r = gm_span_remote_free(s);
-  for (unsigned w = 0; w < s->nwords; w++)
-    if (gm_load_relaxed(&r[w]) != (gm_load_relaxed(&a[w]) & slot_mask(s, w)))
+  unsigned nw = gm_load_relaxed(&s->nwords);
+  /* Acquire pairs with each free's OR: everything the freeing threads did
+   * before their frees happens before the span is given back. */
+  for (unsigned w = 0; w < nw; w++)
+    if (gm_load_acquire(&r[w]) != (gm_load_relaxed(&a[w]) & slot_mask(s, w)))
       return false;
   return true;
 }

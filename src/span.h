@@ -74,8 +74,12 @@ struct gm_mspan {
 };
 
 GM_INLINE uint64_t *gm_span_alloc_bits(gm_mspan_t *s) { return s->bits; }
-GM_INLINE uint64_t *gm_span_local_free(gm_mspan_t *s) { return s->bits + s->nwords; }
-GM_INLINE uint64_t *gm_span_remote_free(gm_mspan_t *s) { return s->bits + 2 * (size_t)s->nwords; }
+GM_INLINE uint64_t *gm_span_local_free(gm_mspan_t *s) {
+  return s->bits + gm_load_relaxed(&s->nwords);
+}
+GM_INLINE uint64_t *gm_span_remote_free(gm_mspan_t *s) {
+  return s->bits + 2 * (size_t)gm_load_relaxed(&s->nwords);
+}
 
 /* Go's nextFreeFast: the next free slot from the 64-bit cache, or NULL when
  * the cache is empty (the caller takes the slow path). No atomics, no bitmap

@@ -139,6 +139,21 @@ static void test_mixed(void) {
          trimmed >> 20, (double)trimmed / (double)live);
   CHECK(trimmed * 2 <= 3 * live, "RSS %zu MiB after gm_release is over 1.5x the live %zu MiB",
         trimmed >> 20, live >> 20);
+  /* Releasing memory must never touch a live block. */
+  size_t bad = 0;
+  for (size_t i = 0; i < nblocks; i++) {
+    const unsigned char *q = blocks[i].p;
+    if (!q)
+      continue;
+    for (size_t k = 0; k < blocks[i].size; k += 509)
+      if (q[k] != 0xa5) {
+        if (!bad++)
+          fprintf(stderr, "live block %p size %zu lost its contents at offset %zu\n", (void *)q,
+                  blocks[i].size, k);
+        break;
+      }
+  }
+  CHECK(bad == 0, "%zu live blocks were damaged by releasing memory", bad);
   for (size_t i = 0; i < nblocks; i++)
     gm_free(blocks[i].p);
   free(blocks);
