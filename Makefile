@@ -10,16 +10,19 @@ PREFIX ?= /usr/local
 
 BUILD_DIR := build$(if $(SAN),-$(SAN))$(if $(DEBUG),-debug)
 CMAKE_FLAGS := -DCMAKE_BUILD_TYPE=$(if $(SAN),RelWithDebInfo,$(BUILD_TYPE)) \
-	-DGM_SANITIZE=$(SAN) -DGM_DEBUG=$(if $(DEBUG),ON,OFF) -DCMAKE_INSTALL_PREFIX=$(PREFIX)
+	-DGM_SANITIZE=$(SAN) -DGM_DEBUG=$(if $(DEBUG),ON,OFF) -DCMAKE_INSTALL_PREFIX=$(PREFIX) \
+	-DGM_BUILD_TESTS=ON -DGM_BUILD_BENCH=ON
 
-.PHONY: all build test bench install clean setup
+.PHONY: all build configure test bench install clean
 
 all: build
 
-$(BUILD_DIR)/CMakeCache.txt:
-	cmake -S . -B $(BUILD_DIR) $(CMAKE_FLAGS)
+# Configure every time (cheap when nothing changed), so the flags above win
+# over whatever an earlier configure left in the cache.
+configure:
+	cmake -S . -B $(BUILD_DIR) $(CMAKE_FLAGS) > /dev/null
 
-build: $(BUILD_DIR)/CMakeCache.txt
+build: configure
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
 test: build

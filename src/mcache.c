@@ -125,6 +125,17 @@ static bool take_swept(gm_mcache_t *c, gm_spanclass_t spc, gm_mspan_t *s) {
 /* Take a slot from mcache c's span of class spc, refilling as needed. */
 static void *mcache_next_free(gm_mcache_t *c, gm_spanclass_t spc) {
   gm_mspan_t *s = c->alloc[spc];
+#if GM_DEBUG
+  /* Debug builds check every span this cache holds, on every refill. */
+  for (gm_mspan_t *o = c->owned[spc]; o; o = o->next) {
+    const char *err = o->owner == c && o->state == GM_SPAN_CACHED ? gm_span_check(o)
+                                                                   : "owned span not cached here";
+    if (err)
+      gm_fatal("span inconsistent", (void *)o->base, err);
+  }
+  if (s != &gm_empty_span && (s->owner != c || gm_span_check(s)))
+    gm_fatal("span inconsistent", (void *)s->base, "current span of an mcache");
+#endif
   if (s != &gm_empty_span) {
     /* Go's nextFreeIndex: the cache word ran out; look further along. */
     if (gm_span_refill_cache(s))
