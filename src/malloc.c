@@ -104,11 +104,9 @@ static inline bool span_in_use_small(const gm_mspan_t *s) {
 static bool slot_allocated(gm_mspan_t *s, size_t idx) {
   size_t w = idx / 64;
   uint64_t bit = 1ULL << (idx % 64);
-  if ((gm_load_relaxed(&gm_span_local_free(s)[w]) | gm_load_relaxed(&gm_span_remote_free(s)[w])) &
-      bit)
+  if ((gm_load_relaxed(gm_span_lfree(s, w)) | gm_load_relaxed(gm_span_rfree(s, w))) & bit)
     return false;
-  return idx < gm_load_acquire(&s->freeindex) ||
-         (gm_load_relaxed(&gm_span_alloc_bits(s)[w]) & bit);
+  return idx < gm_load_acquire(&s->freeindex) || (gm_load_relaxed(gm_span_abits(s, w)) & bit);
 }
 
 /* Diagnose a pointer that is not a live block and abort. op is the call

@@ -45,16 +45,15 @@ GM_INLINE void gm_free_impl(void *p) {
     return;
   }
   if (GM_LIKELY(gm_load_relaxed(&s->owner) == gm_tls_mcache)) {
-    uint64_t *lf = gm_span_local_free(s);
-    size_t w = idx / 64;
+    uint64_t *wp = gm_span_abits(s, idx / 64); /* alloc, local, remote words */
     uint64_t bit = 1ULL << (idx % 64);
-    uint64_t l = lf[w];
-    if (GM_UNLIKELY(((l | gm_load_relaxed(&gm_span_remote_free(s)[w])) & bit) ||
-                    !(idx < s->freeindex || (gm_span_alloc_bits(s)[w] & bit)))) {
+    uint64_t l = wp[1];
+    if (GM_UNLIKELY(((l | gm_load_relaxed(&wp[2])) & bit) ||
+                    !(idx < s->freeindex || (wp[0] & bit)))) {
       gm_free_slow(p, s);
       return;
     }
-    gm_store_relaxed(&lf[w], l | bit);
+    gm_store_relaxed(&wp[1], l | bit);
     s->local_nfreed++;
     return;
   }

@@ -42,9 +42,9 @@ GM_INLINE void *gm_mcache_alloc_small(size_t size) {
   unsigned cls = gm_size_to_class(size);
   gm_mcache_t *c = gm_tls_mcache;
   gm_mspan_t *s = c->alloc[gm_make_spanclass(cls, false)];
-  void *p = gm_span_next_free_fast(s);
-  if (GM_LIKELY(p != NULL))
-    return p;
+  uint64_t cache = s->alloc_cache;
+  if (GM_LIKELY(cache != 0))
+    return gm_span_take(s, cache);
   return gm_mcache_alloc_slow(size);
 }
 

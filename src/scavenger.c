@@ -113,12 +113,12 @@ size_t gm_scavenge_span_locked(gm_mspan_t *s) {
   if (s->released)
     return 0;
   size_t ps = gm_sys_page_size();
-  const uint64_t *a = gm_span_alloc_bits(s), *r = gm_span_remote_free(s);
   size_t n = s->nelems, released = 0, i = 0;
   while (i < n) {
     /* A slot is free if not allocated, or freed by a remote free that no
      * sweep has folded in yet (its owner is done with it either way). */
-#define SLOT_FREE(k) (!((a[(k) / 64] & ~gm_load_relaxed(&r[(k) / 64])) >> ((k) % 64) & 1))
+#define SLOT_FREE(k)                                                                               \
+  (!((*gm_span_abits(s, (k) / 64) & ~gm_load_relaxed(gm_span_rfree(s, (k) / 64))) >> ((k) % 64) & 1))
     while (i < n && !SLOT_FREE(i))
       i++;
     size_t start = i;

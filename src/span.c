@@ -43,7 +43,7 @@ void gm_span_init(gm_mspan_t *s, uintptr_t base, size_t npages, gm_spanclass_t s
   for (unsigned i = 0; i < 3u * s->nwords; i++)
     gm_store_relaxed(&s->bits[i], (uint64_t)0);
   if (tail)
-    gm_store_relaxed(&s->bits[s->nwords - 1], ~0ULL << tail);
+    gm_store_relaxed(gm_span_abits(s, s->nwords - 1u), ~0ULL << tail);
   s->freeindex = 0;
   s->alloc_cache = ~s->bits[0];
 }
@@ -53,9 +53,9 @@ bool gm_span_refill_cache(gm_mspan_t *s) {
    * unless freeindex sits on a word boundary, where that word has not been
    * loaded yet: either way the next word to look at is ceil(freeindex/64). */
   unsigned w = ((unsigned)s->freeindex + 63) / 64;
-  const uint64_t *a = gm_span_alloc_bits(s);
+  const uint64_t *a = gm_span_abits(s, 0); /* word w at a[3 * w] */
   for (; w < s->nwords; w++) {
-    uint64_t inv = ~a[w];
+    uint64_t inv = ~a[3 * w];
     if (inv) {
       gm_store_relaxed(&s->freeindex, (uint16_t)(w * 64));
       s->alloc_cache = inv;
@@ -70,9 +70,9 @@ bool gm_span_refill_cache(gm_mspan_t *s) {
 bool gm_span_has_frees(gm_mspan_t *s) {
   if (s->local_nfreed)
     return true;
-  const uint64_t *r = gm_span_remote_free(s);
+  const uint64_t *r = gm_span_rfree(s, 0);
   for (unsigned w = 0; w < s->nwords; w++)
-    if (gm_load_relaxed(&r[w]))
+    if (gm_load_relaxed(&r[3 * w]))
       return true;
   return false;
 }
@@ -84,24 +84,24 @@ static inline uint64_t slot_mask(const gm_mspan_t *s, unsigned w) {
 }
 
 unsigned gm_span_sweep(gm_mspan_t *s) {
-  uint64_t *a = gm_span_alloc_bits(s);
-  uint64_t *lf = gm_span_local_free(s);
-  uint64_t *rf = gm_span_remote_free(s);
+  uint64_t *a = gm_span_abits(s, 0); /* word w of each at [3 * w] */
+  uint64_t *lf = gm_span_lfree(s, 0);
+  uint64_t *rf = gm_span_rfree(s, 0);
   unsigned fi = s->freeindex;
   unsigned nalloc = 0, nused = 0, nfreed = 0;
   uint64_t freed = 0;
   for (unsigned w = 0; w < s->nwords; w++) {
     /* Materialise Go's "below freeindex = allocated" into the bitmap. */
-    uint64_t m = a[w];
+    uint64_t m = a[3 * w];
     unsigned lo = w * 64;
     if (fi >= lo + 64)
       m = ~0ULL;
     else if (fi > lo)
       m |= (1ULL << (fi - lo)) - 1;
-    uint64_t l = lf[w];
-    uint64_t r = gm_load_relaxed(&rf[w]);
+    uint64_t l = lf[3 * w];
+    uint64_t r = gm_load_relaxed(&rf[3 * w]);
     if (r)
-      r = gm_exchange_acqrel(&rf[w], 0);
+      r = gm_exchange_acqrel(&rf[3 * w], 0);
     if (GM_UNLIKELY(l & r))
       gm_fatal("double free", (void *)(s->base + (lo + gm_ctz64(l & r)) * s->elemsize),
                "freed by its owner thread and by another thread");
@@ -110,12 +110,12 @@ unsigned gm_span_sweep(gm_mspan_t *s) {
       gm_fatal("double free", (void *)(s->base + (lo + gm_ctz64(f & ~m)) * s->elemsize),
                "block already free at sweep");
     if (l)
-      gm_store_relaxed(&lf[w], 0);
+      gm_store_relaxed(&lf[3 * w], 0);
     nused += gm_popcount64(m & slot_mask(s, w));
     nfreed += gm_popcount64(f);
     m &= ~f;
     freed |= f;
-    gm_store_relaxed(&a[w], m);
+    gm_store_relaxed(&a[3 * w], m);
     nalloc += gm_popcount64(m & slot_mask(s, w));
   }
   /* Objects handed out since the last sweep, and frees folded in now. */
@@ -135,13 +135,13 @@ unsigned gm_span_sweep(gm_mspan_t *s) {
 }
 
 bool gm_span_all_freed_remote(gm_mspan_t *s) {
-  const uint64_t *a = gm_span_alloc_bits(s);
-  const uint64_t *r = gm_span_remote_free(s);
+  const uint64_t *a = gm_span_abits(s, 0); /* word w at a[3 * w] */
+  const uint64_t *r = gm_span_rfree(s, 0);
   unsigned nw = gm_load_relaxed(&s->nwords);
   /* Acquire pairs with each free's OR: everything the freeing threads did
    * before their frees happens before the span is given back. */
   for (unsigned w = 0; w < nw; w++)
-    if (gm_load_acquire(&r[w]) != (gm_load_relaxed(&a[w]) & slot_mask(s, w)))
+    if (gm_load_acquire(&r[3 * w]) != (gm_load_relaxed(&a[3 * w]) & slot_mask(s, w)))
       return false;
   return true;
 }
@@ -149,16 +149,16 @@ bool gm_span_all_freed_remote(gm_mspan_t *s) {
 void gm_span_free_remote(gm_mspan_t *s, size_t idx, const void *p) {
   unsigned w = (unsigned)(idx / 64);
   uint64_t bit = 1ULL << (idx % 64);
-  uint64_t *rf = gm_span_remote_free(s);
+  uint64_t *rf = gm_span_rfree(s, 0);
   /* The slot must be allocated: below freeindex or set in alloc_bits
    * (acquire pairs with the sweep's release of freeindex), and not already
    * freed by the owner. */
   size_t fi = gm_load_acquire(&s->freeindex);
-  if (GM_UNLIKELY(!(idx < fi || (gm_load_relaxed(&gm_span_alloc_bits(s)[w]) & bit))))
+  if (GM_UNLIKELY(!(idx < fi || (gm_load_relaxed(gm_span_abits(s, w)) & bit))))
     gm_fatal("double free", p, "block already free");
-  if (GM_UNLIKELY(gm_load_relaxed(&gm_span_local_free(s)[w]) & bit))
+  if (GM_UNLIKELY(gm_load_relaxed(gm_span_lfree(s, w)) & bit))
     gm_fatal("double free", p, "block already free");
-  uint64_t old = gm_fetch_or_seqcst(&rf[w], bit);
+  uint64_t old = gm_fetch_or_seqcst(&rf[3 * w], bit);
   if (GM_UNLIKELY(old & bit))
     gm_fatal("double free", p, "block already free");
   /* Sequentially consistent with the state store in uncache: either we see
@@ -170,13 +170,13 @@ void gm_span_free_remote(gm_mspan_t *s, size_t idx, const void *p) {
    * object this was goes back to the heap. Both need the central lock;
    * the word check keeps the common case lock-free. */
   if (st == GM_SPAN_FULL ||
-      ((old | bit) == (gm_load_relaxed(&gm_span_alloc_bits(s)[w]) & slot_mask(s, w)) &&
+      ((old | bit) == (gm_load_relaxed(gm_span_abits(s, w)) & slot_mask(s, w)) &&
        gm_span_all_freed_remote(s)))
     gm_mcentral_span_freed(s);
 }
 
 const char *gm_span_check(gm_mspan_t *s) {
-  const uint64_t *a = gm_span_alloc_bits(s);
+  const uint64_t *a = gm_span_abits(s, 0); /* word w at a[3 * w] */
   if (s->nwords != (s->nelems + 63) / 64)
     return "span nwords does not match nelems";
   if (s->freeindex > s->nelems)
@@ -186,16 +186,16 @@ const char *gm_span_check(gm_mspan_t *s) {
   if (s->limit > s->base + (s->npages << GM_PAGE_SHIFT))
     return "span objects overrun its pages";
   unsigned tail = (unsigned)s->nelems & 63;
-  if (tail && (a[s->nwords - 1] & (~0ULL << tail)) != (~0ULL << tail))
+  if (tail && (a[3 * (s->nwords - 1)] & (~0ULL << tail)) != (~0ULL << tail))
     return "span tail bits not set";
   unsigned n = 0;
   for (unsigned w = 0; w < s->nwords; w++)
-    n += gm_popcount64(a[w] & slot_mask(s, w));
+    n += gm_popcount64(a[3 * w] & slot_mask(s, w));
   if (s->freeindex == 0 && n != s->alloc_count && s->state != GM_SPAN_LARGE)
     return "span alloc_count does not match alloc_bits";
-  const uint64_t *lf = gm_span_local_free(s);
+  const uint64_t *lf = gm_span_lfree(s, 0);
   for (unsigned w = 0; w < s->nwords; w++)
-    if (lf[w] & ~slot_mask(s, w))
+    if (lf[3 * w] & ~slot_mask(s, w))
       return "span free bit past nelems";
   return NULL;
 }

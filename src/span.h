@@ -70,29 +70,33 @@ struct gm_mspan {
   uint32_t bucket;         /* metadata size bucket (mheap.c) */
   uint32_t partial_epoch;  /* scavenger epoch when put on a partial list */
   uint32_t released;       /* bytes of free slots released to the OS */
-  uint64_t bits[];         /* alloc_bits | local_free | remote_free, nwords each */
+  uint64_t bits[];         /* alloc_bits, local_free, remote_free, interleaved */
 };
 
-GM_INLINE uint64_t *gm_span_alloc_bits(gm_mspan_t *s) { return s->bits; }
-GM_INLINE uint64_t *gm_span_local_free(gm_mspan_t *s) {
-  return s->bits + gm_load_relaxed(&s->nwords);
-}
-GM_INLINE uint64_t *gm_span_remote_free(gm_mspan_t *s) {
-  return s->bits + 2 * (size_t)gm_load_relaxed(&s->nwords);
-}
+/* Word w of each bitmap. The three bitmaps are interleaved word by word
+ * (alloc, local_free, remote_free, alloc, ...), so that free computes one
+ * address and touches one cache line. */
+GM_INLINE uint64_t *gm_span_abits(gm_mspan_t *s, size_t w) { return &s->bits[3 * w]; }
+GM_INLINE uint64_t *gm_span_lfree(gm_mspan_t *s, size_t w) { return &s->bits[3 * w + 1]; }
+GM_INLINE uint64_t *gm_span_rfree(gm_mspan_t *s, size_t w) { return &s->bits[3 * w + 2]; }
 
-/* Go's nextFreeFast: the next free slot from the 64-bit cache, or NULL when
- * the cache is empty (the caller takes the slow path). No atomics, no bitmap
- * writes; freeindex is stored relaxed because remote frees read it. */
-GM_INLINE void *gm_span_next_free_fast(gm_mspan_t *s) {
-  uint64_t cache = s->alloc_cache;
-  if (GM_UNLIKELY(cache == 0))
-    return NULL;
+/* Go's nextFreeFast: the next free slot from the 64-bit cache (non-zero),
+ * or, from gm_span_next_free_fast, NULL when the cache is empty (the caller
+ * takes the slow path). No atomics, no bitmap writes; freeindex is stored
+ * relaxed because remote frees read it. */
+GM_INLINE void *gm_span_take(gm_mspan_t *s, uint64_t cache) {
   unsigned b = gm_ctz64(cache);
   size_t idx = (size_t)s->freeindex + b;
   s->alloc_cache = (cache >> b) >> 1; /* two shifts: b + 1 may be 64 */
   gm_store_relaxed(&s->freeindex, (uint16_t)(idx + 1));
   return (void *)(s->base + idx * s->elemsize);
+}
+
+GM_INLINE void *gm_span_next_free_fast(gm_mspan_t *s) {
+  uint64_t cache = s->alloc_cache;
+  if (GM_UNLIKELY(cache == 0))
+    return NULL;
+  return gm_span_take(s, cache);
 }
 
 /* Object index of an offset within a small span (Go's divMul trick). */

@@ -39,7 +39,7 @@ _Static_assert(GM_STATS_NUM_CLASSES == GM_NUM_CLASSES, "public class count out o
 
 void gm_stats_span_word(gm_mspan_t *s, unsigned w, size_t fi, uint64_t *used,
                         uint64_t *pending) {
-  uint64_t m = gm_load_relaxed(&gm_span_alloc_bits(s)[w]);
+  uint64_t m = gm_load_relaxed(gm_span_abits(s, w));
   size_t lo = (size_t)w * 64;
   if (fi >= lo + 64)
     m = ~0ULL;
@@ -48,8 +48,7 @@ void gm_stats_span_word(gm_mspan_t *s, unsigned w, size_t fi, uint64_t *used,
   unsigned tail = (unsigned)s->nelems & 63;
   if (w == (unsigned)s->nwords - 1u && tail)
     m &= ~(~0ULL << tail);
-  uint64_t f = gm_load_relaxed(&gm_span_local_free(s)[w]) |
-               gm_load_relaxed(&gm_span_remote_free(s)[w]);
+  uint64_t f = gm_load_relaxed(gm_span_lfree(s, w)) | gm_load_relaxed(gm_span_rfree(s, w));
   *used = m;
   *pending = f & m;
 }

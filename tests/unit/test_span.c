@@ -64,7 +64,7 @@ static void test_class(unsigned cls, unsigned long long *rs) {
     freed[i] = 1;
     nfreed++;
     if (unit_rand(rs) & 1) {
-      gm_span_local_free(s)[i / 64] |= 1ULL << (i % 64);
+      *gm_span_lfree(s, i / 64) |= 1ULL << (i % 64);
       s->local_nfreed++;
     } else {
       gm_span_free_remote(s, i, (void *)(s->base + i * s->elemsize));
