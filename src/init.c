@@ -28,6 +28,7 @@
 
 int gm_init_state;
 __thread char gm_self_marker __attribute__((tls_model("initial-exec")));
+__thread gm_lock_t *gm_tls_lock_transit __attribute__((tls_model("initial-exec")));
 gm_options_t gm_options;
 pthread_key_t gm_thread_key;
 

@@ -66,14 +66,30 @@ typedef struct gm_lock {
 } gm_lock_t;
 #define GM_LOCK_INIT {PTHREAD_MUTEX_INITIALIZER, NULL, false}
 extern __thread char gm_self_marker __attribute__((tls_model("initial-exec")));
+/* The lock this thread is between taking (or releasing) and recording (or
+ * clearing) as its own: a signal can land in that window, and a fork from
+ * its handler must not wait for this lock either. */
+extern __thread gm_lock_t *gm_tls_lock_transit __attribute__((tls_model("initial-exec")));
 GM_INLINE const void *gm_self(void) { return &gm_self_marker; }
+/* The previous marker is restored, not cleared: the fork handlers take
+ * locks themselves while an interrupted transit is still pending. */
 GM_INLINE void gm_lock(gm_lock_t *l) {
+  gm_lock_t *prev = gm_tls_lock_transit;
+  gm_tls_lock_transit = l;
+  __atomic_signal_fence(__ATOMIC_SEQ_CST);
   pthread_mutex_lock(&l->m);
   gm_store_relaxed(&l->owner, gm_self());
+  __atomic_signal_fence(__ATOMIC_SEQ_CST);
+  gm_tls_lock_transit = prev;
 }
 GM_INLINE void gm_unlock(gm_lock_t *l) {
+  gm_lock_t *prev = gm_tls_lock_transit;
+  gm_tls_lock_transit = l;
+  __atomic_signal_fence(__ATOMIC_SEQ_CST);
   gm_store_relaxed(&l->owner, (const void *)NULL);
   pthread_mutex_unlock(&l->m);
+  __atomic_signal_fence(__ATOMIC_SEQ_CST);
+  gm_tls_lock_transit = prev;
 }
 GM_INLINE void gm_lock_reinit(gm_lock_t *l) {
   pthread_mutex_init(&l->m, NULL);
@@ -82,7 +98,7 @@ GM_INLINE void gm_lock_reinit(gm_lock_t *l) {
 }
 /* Fork: take l unless this very thread holds it already. */
 GM_INLINE void gm_lock_for_fork(gm_lock_t *l) {
-  if (gm_load_relaxed(&l->owner) == gm_self())
+  if (gm_load_relaxed(&l->owner) == gm_self() || gm_tls_lock_transit == l)
     l->fork_skipped = true;
   else
     gm_lock(l);

@@ -19,7 +19,7 @@
  * limit, enforced synchronously when the heap grows (Go's memory limit).
  *
  * Who does it. A background thread, started lazily once the heap has
- * mapped 64 MiB (small programs never get one), because the memory of a
+ * mapped 16 MiB (small programs never get one), because the memory of a
  * program whose threads all sleep must still come back, and work done on
  * allocation slow paths would never run then. It wakes every 100 ms and
  * is paced by a token bucket: it earns 1% of a core of work time and may
@@ -58,7 +58,7 @@ size_t gm_scav_span_bytes;
 #define COLD_TICKS 5              /* a partial span idle this long is cold */
 #define CREDIT_PER_TICK_NS 1000000ULL /* 1% of TICK_NS */
 #define CREDIT_MAX_NS 200000000ULL    /* burst: up to 200 ms of work */
-#define START_BYTES ((size_t)64 << 20)
+#define START_BYTES ((size_t)16 << 20)
 #define BATCH_BYTES ((size_t)4 << 20) /* per heap-lock hold */
 
 static int started;
