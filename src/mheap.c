@@ -35,21 +35,43 @@ void gm_mheap_init(void) {
     gm_fatal("cannot initialise the page allocator", NULL, "out of memory at start");
 }
 
-/* Add at least npages of fresh pages to the page allocator. */
-static bool grow_locked(size_t npages) {
+/* Free pages that end at the top of the mapped heap: growing right there
+ * extends that run, so a request only needs the difference. Without this,
+ * a program whose large blocks slowly grow (a 20 MiB buffer, then 25 MiB)
+ * maps a whole new run each time and the heap doubles. Heap lock held. */
+static size_t free_top_pages(size_t max) {
   gm_mheap_t *h = &gm_heap;
-  size_t need = GM_ALIGN_UP(npages, (size_t)GM_CHUNK_PAGES);
-  if (need < npages || need > ((size_t)1 << (GM_ADDR_BITS - GM_PAGE_SHIFT))) {
+  size_t n = 0;
+  while (n < max && gm_pagealloc_is_free(&h->pages, h->cur_base - ((n + 1) << GM_PAGE_SHIFT)))
+    n++;
+  return n;
+}
+
+/* Add at least npages of fresh pages to the page allocator (fewer when
+ * contiguous is set and free pages already end at the top of the heap, as
+ * the new ones will join them). */
+static bool grow_locked(size_t npages, bool contiguous) {
+  gm_mheap_t *h = &gm_heap;
+  if (npages > ((size_t)1 << (GM_ADDR_BITS - GM_PAGE_SHIFT))) {
     errno = ENOMEM;
     return false;
   }
+  size_t top = contiguous && h->mapped_bytes ? free_top_pages(npages - 1) : 0;
+  size_t need = GM_ALIGN_UP(npages - top, (size_t)GM_CHUNK_PAGES);
   size_t bytes = need << GM_PAGE_SHIFT;
   if (h->cur_end - h->cur_base < bytes) {
-    size_t n = GM_ALIGN_UP(bytes, GM_ARENA_BYTES);
+    /* Reserve room for the whole request: the new region may not continue
+     * the free run at the top, and then all of it must fit there. */
+    size_t full = GM_ALIGN_UP(npages, (size_t)GM_CHUNK_PAGES) << GM_PAGE_SHIFT;
+    size_t n = GM_ALIGN_UP(full, GM_ARENA_BYTES);
     uintptr_t r = gm_arena_reserve_locked(n);
     if (!r)
       return false;
     h->reserved_bytes += n;
+    if (r != h->cur_end) {
+      need = full >> GM_PAGE_SHIFT;
+      bytes = full;
+    }
     if (r != h->cur_end) {
       /* Not contiguous: hand what is left of the old region to the page
        * allocator first (Go does the same), then switch regions. */
@@ -110,7 +132,7 @@ gm_mspan_t *gm_mheap_alloc_span(size_t npages, gm_spanclass_t spc, size_t align_
   gm_lock(&h->lock);
   uintptr_t base = alloc_pages_locked(npages, align_pages, &scav);
   if (!base) {
-    if (!grow_locked(npages + align_pages - 1) ||
+    if (!grow_locked(npages + align_pages - 1, align_pages <= 1) ||
         !(base = alloc_pages_locked(npages, align_pages, &scav))) {
       gm_unlock(&h->lock);
       errno = ENOMEM;
