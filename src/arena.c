@@ -10,6 +10,8 @@
 gm_heaparena_t *gm_arena_flat[GM_ARENA_FLAT_LEN];
 gm_heaparena_t **gm_arena_l1[1u << GM_ARENA_L1_BITS];
 
+/* Out of line: only arenas the kernel placed above 4 TiB take this path,
+ * so the inline lookup in free stays small. */
 gm_heaparena_t *gm_arena_of_high(uintptr_t p) { return gm_arena_of_two_level(p); }
 
 /* Where the next reservation should go. Go starts its heap at
@@ -118,7 +120,22 @@ void gm_arena_set_spans_locked(uintptr_t base, size_t npages, gm_mspan_t *s) {
 
 size_t gm_arena_count(void) { return gm_load_relaxed(&arena_count); }
 
-void gm_arena_for_each(void (*fn)(gm_heaparena_t *ha, void *arg), void *arg) {
-  for (size_t i = 0; i < arena_count; i++)
-    fn(all_arenas[i], arg);
+size_t gm_arena_for_each_span(void (*fn)(gm_mspan_t *s, void *arg), void *arg) {
+  size_t bad = 0;
+  for (size_t a = 0; a < arena_count; a++) {
+    gm_heaparena_t *ha = all_arenas[a];
+    for (size_t w = 0; w < GM_PAGES_PER_ARENA / 64; w++) {
+      uint64_t bits = ha->page_in_use[w];
+      while (bits) {
+        size_t i = w * 64 + gm_ctz64(bits);
+        bits &= bits - 1;
+        gm_mspan_t *s = ha->spans[i];
+        if (s && s->base == ha->base + (i << GM_PAGE_SHIFT))
+          fn(s, arg);
+        else
+          bad++;
+      }
+    }
+  }
+  return bad;
 }

@@ -80,7 +80,10 @@ void gm_arena_mark_in_use_locked(uintptr_t base, bool in_use);
 /* Arena metadata bytes and arena count, for statistics. */
 size_t gm_arena_count(void);
 
-/* Call fn for every arena in address order. Heap lock held. */
-void gm_arena_for_each(void (*fn)(gm_heaparena_t *ha, void *arg), void *arg);
+/* Call fn for every span that starts at a page marked in use (Go's
+ * pageInUse), in address order. Returns how many in-use marks had no span
+ * starting at their page (an inconsistency; the census reports it). Heap
+ * lock held. */
+size_t gm_arena_for_each_span(void (*fn)(gm_mspan_t *s, void *arg), void *arg);
 
 #endif /* GM_ARENA_H */

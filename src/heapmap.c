@@ -60,53 +60,45 @@ typedef struct snap {
   size_t mem_len;
 } snap_t;
 
-static void snap_arena(gm_heaparena_t *ha, void *arg) {
+static void snap_span(gm_mspan_t *s, void *arg) {
   snap_t *sn = arg;
-  for (size_t w = 0; w < GM_PAGES_PER_ARENA / 64; w++) {
-    uint64_t bits = ha->page_in_use[w];
-    while (bits) {
-      size_t i = w * 64 + gm_ctz64(bits);
-      bits &= bits - 1;
-      gm_mspan_t *s = ha->spans[i];
-      if (!s || s->base != ha->base + (i << GM_PAGE_SHIFT) || sn->nspans == sn->cap_spans)
-        continue;
-      uint8_t state = gm_load_relaxed(&s->state);
-      if (state < GM_SPAN_CACHED || state > GM_SPAN_LARGE)
-        continue;
-      hm_span_t *h = &sn->spans[sn->nspans++];
-      h->base = s->base;
-      h->npages = s->npages;
-      h->elemsize = s->elemsize;
-      h->spanclass = s->spanclass;
-      h->state = state;
-      h->nelems = s->nelems;
-      h->alloc_count = gm_load_relaxed(&s->alloc_count);
-      h->freeindex = gm_load_relaxed(&s->freeindex);
-      h->released = s->released;
-      h->bits = UINT32_MAX;
-      h->nwords = 0;
-      if (state == GM_SPAN_LARGE) {
-        h->live = 1;
-        continue;
-      }
-      bool keep = sn->detail && sn->nwords + 2u * s->nwords <= sn->cap_words;
-      unsigned live = 0;
-      for (unsigned k = 0; k < s->nwords; k++) {
-        uint64_t used, pend;
-        gm_stats_span_word(s, k, h->freeindex, &used, &pend);
-        live += gm_popcount64(used & ~pend);
-        if (keep) {
-          sn->words[sn->nwords + k] = used;
-          sn->words[sn->nwords + s->nwords + k] = pend;
-        }
-      }
-      h->live = (uint16_t)live;
-      if (keep) {
-        h->bits = (uint32_t)sn->nwords;
-        h->nwords = s->nwords;
-        sn->nwords += 2u * s->nwords;
-      }
+  if (sn->nspans == sn->cap_spans)
+    return;
+  uint8_t state = gm_load_relaxed(&s->state);
+  if (state < GM_SPAN_CACHED || state > GM_SPAN_LARGE)
+    return;
+  hm_span_t *h = &sn->spans[sn->nspans++];
+  h->base = s->base;
+  h->npages = s->npages;
+  h->elemsize = s->elemsize;
+  h->spanclass = s->spanclass;
+  h->state = state;
+  h->nelems = s->nelems;
+  h->alloc_count = gm_load_relaxed(&s->alloc_count);
+  h->freeindex = gm_load_relaxed(&s->freeindex);
+  h->released = s->released;
+  h->bits = UINT32_MAX;
+  h->nwords = 0;
+  if (state == GM_SPAN_LARGE) {
+    h->live = 1;
+    return;
+  }
+  bool keep = sn->detail && sn->nwords + 2u * s->nwords <= sn->cap_words;
+  unsigned live = 0;
+  for (unsigned k = 0; k < s->nwords; k++) {
+    uint64_t used, pend;
+    gm_stats_span_word(s, k, h->freeindex, &used, &pend);
+    live += gm_popcount64(used & ~pend);
+    if (keep) {
+      sn->words[sn->nwords + k] = used;
+      sn->words[sn->nwords + s->nwords + k] = pend;
     }
+  }
+  h->live = (uint16_t)live;
+  if (keep) {
+    h->bits = (uint32_t)sn->nwords;
+    h->nwords = s->nwords;
+    sn->nwords += 2u * s->nwords;
   }
 }
 
@@ -153,7 +145,7 @@ static int take_snapshot(snap_t *sn) {
     sn->spans = sn->mem;
     sn->chunks = (hm_chunk_t *)(sn->spans + sn->cap_spans);
     sn->words = (uint64_t *)(sn->chunks + sn->cap_chunks);
-    gm_arena_for_each(snap_arena, sn);
+    gm_arena_for_each_span(snap_span, sn);
     gm_pagealloc_for_each_chunk(&gm_heap.pages, snap_chunk, sn);
   }
   gm_unlock(&gm_heap.lock);

@@ -87,8 +87,10 @@ typedef void (*gm_new_handler_t)(void);
 extern gm_new_handler_t _ZSt15get_new_handlerv(void) __attribute__((weak));
 extern void _ZSt17__throw_bad_allocv(void) __attribute__((weak, noreturn));
 
-/* The throwing new's slow path: new-handler loop, then std::bad_alloc. */
-static __attribute__((noinline, cold)) void *cxx_new_failed(size_t size, size_t align) {
+/* new's slow path: call the new-handler and retry while there is one;
+ * then the throwing forms throw std::bad_alloc and the nothrow forms
+ * return NULL (a handler that throws is the C++ caller's business). */
+static __attribute__((noinline, cold)) void *cxx_new_failed(size_t size, size_t align, bool nothrow) {
   for (;;) {
     gm_new_handler_t h = _ZSt15get_new_handlerv ? _ZSt15get_new_handlerv() : NULL;
     if (!h)
@@ -98,40 +100,28 @@ static __attribute__((noinline, cold)) void *cxx_new_failed(size_t size, size_t 
     if (p)
       return p;
   }
+  if (nothrow)
+    return NULL;
   if (_ZSt17__throw_bad_allocv)
     _ZSt17__throw_bad_allocv();
   gm_fatal("operator new failed", NULL, "out of memory and no C++ runtime to throw");
 }
 
-static __attribute__((noinline, cold)) void *cxx_new_nothrow_failed(size_t size, size_t align) {
-  /* nothrow new also calls the new-handler, but returns NULL instead of
-   * throwing; a handler that throws is caught by the C++ caller's rules. */
-  gm_new_handler_t h = _ZSt15get_new_handlerv ? _ZSt15get_new_handlerv() : NULL;
-  while (h) {
-    h();
-    void *p = align ? gm_aligned_alloc(align, size) : gm_malloc_impl(size);
-    if (p)
-      return p;
-    h = _ZSt15get_new_handlerv();
-  }
-  return NULL;
-}
-
 static inline void *cxx_new(size_t size) {
   void *p = gm_malloc_impl(size);
-  return GM_LIKELY(p != NULL) ? p : cxx_new_failed(size, 0);
+  return GM_LIKELY(p != NULL) ? p : cxx_new_failed(size, 0, false);
 }
 static inline void *cxx_new_nothrow(size_t size) {
   void *p = gm_malloc_impl(size);
-  return GM_LIKELY(p != NULL) ? p : cxx_new_nothrow_failed(size, 0);
+  return GM_LIKELY(p != NULL) ? p : cxx_new_failed(size, 0, true);
 }
 static inline void *cxx_new_aligned(size_t size, size_t align) {
   void *p = gm_aligned_alloc(align, size);
-  return GM_LIKELY(p != NULL) ? p : cxx_new_failed(size, align);
+  return GM_LIKELY(p != NULL) ? p : cxx_new_failed(size, align, false);
 }
 static inline void *cxx_new_aligned_nothrow(size_t size, size_t align) {
   void *p = gm_aligned_alloc(align, size);
-  return GM_LIKELY(p != NULL) ? p : cxx_new_nothrow_failed(size, align);
+  return GM_LIKELY(p != NULL) ? p : cxx_new_failed(size, align, true);
 }
 
 /* new / new[] */

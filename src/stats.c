@@ -77,48 +77,33 @@ double gm_stats_max_waste(unsigned cls) {
 
 /* ---- the census --------------------------------------------------------------------- */
 
-static void census_arena(gm_heaparena_t *ha, void *arg) {
+static void census_span(gm_mspan_t *s, void *arg) {
   gm_census_t *c = arg;
-  c->arenas++;
-  for (size_t w = 0; w < GM_PAGES_PER_ARENA / 64; w++) {
-    uint64_t bits = ha->page_in_use[w];
-    while (bits) {
-      size_t i = w * 64 + gm_ctz64(bits);
-      bits &= bits - 1;
-      gm_mspan_t *s = ha->spans[i];
-      uintptr_t page = ha->base + (i << GM_PAGE_SHIFT);
-      if (!s || s->base != page) {
-        if (!c->error)
-          c->error = "page_in_use bit without a span starting there";
-        continue;
-      }
-      c->span_pages += s->npages;
-      uint8_t st = s->state;
-      if (st == GM_SPAN_LARGE) {
-        c->large_spans++;
-        c->live_objects++;
-        c->live_bytes += s->elemsize;
-        c->live_by_class[0]++;
-        continue;
-      }
-      c->small_spans++;
-      if (st == GM_SPAN_CACHED)
-        c->cached_spans++;
-      else if (st == GM_SPAN_PARTIAL)
-        c->partial_spans++;
-      else if (st == GM_SPAN_FULL)
-        c->full_spans++;
-      else if (!c->error)
-        c->error = "in-use page bit on a dead span";
-      size_t live = span_live(s);
-      c->live_objects += live;
-      c->live_bytes += live * s->elemsize;
-      c->live_by_class[gm_spanclass_sizeclass(s->spanclass)] += live;
-      const char *err = gm_span_check(s);
-      if (err && !c->error)
-        c->error = err;
-    }
+  c->span_pages += s->npages;
+  uint8_t st = s->state;
+  if (st == GM_SPAN_LARGE) {
+    c->large_spans++;
+    c->live_objects++;
+    c->live_bytes += s->elemsize;
+    c->live_by_class[0]++;
+    return;
   }
+  c->small_spans++;
+  if (st == GM_SPAN_CACHED)
+    c->cached_spans++;
+  else if (st == GM_SPAN_PARTIAL)
+    c->partial_spans++;
+  else if (st == GM_SPAN_FULL)
+    c->full_spans++;
+  else if (!c->error)
+    c->error = "in-use page bit on a dead span";
+  size_t live = span_live(s);
+  c->live_objects += live;
+  c->live_bytes += live * s->elemsize;
+  c->live_by_class[gm_spanclass_sizeclass(s->spanclass)] += live;
+  const char *err = gm_span_check(s);
+  if (err && !c->error)
+    c->error = err;
 }
 
 void gm_heap_census(gm_census_t *c) {
@@ -128,7 +113,9 @@ void gm_heap_census(gm_census_t *c) {
   c->mcaches = gm_mcache_count();
   gm_mcentral_lock_all();
   gm_lock(&gm_heap.lock);
-  gm_arena_for_each(census_arena, c);
+  c->arenas = gm_arena_count();
+  if (gm_arena_for_each_span(census_span, c) && !c->error)
+    c->error = "page_in_use bit without a span starting there";
   c->total_pages = gm_pagealloc_total_pages(&gm_heap.pages);
   c->free_pages = gm_pagealloc_free_pages(&gm_heap.pages);
   c->scav_pages = gm_pagealloc_scavenged_pages(&gm_heap.pages);
@@ -176,59 +163,48 @@ typedef struct walk {
   uint64_t dying_pages;
 } walk_t;
 
-static void stats_arena(gm_heaparena_t *ha, void *arg) {
+static void stats_span(gm_mspan_t *s, void *arg) {
   walk_t *wk = arg;
   struct gm_stats *st = wk->st;
-  st->arenas++;
-  for (size_t w = 0; w < GM_PAGES_PER_ARENA / 64; w++) {
-    uint64_t bits = ha->page_in_use[w];
-    while (bits) {
-      size_t i = w * 64 + gm_ctz64(bits);
-      bits &= bits - 1;
-      gm_mspan_t *s = ha->spans[i];
-      if (!s || s->base != ha->base + (i << GM_PAGE_SHIFT))
-        continue;
-      uint8_t state = gm_load_relaxed(&s->state);
-      if (state == GM_SPAN_LARGE) {
-        struct gm_class_stats *cs = &st->classes[0];
-        cs->spans++;
-        cs->objects++;
-        cs->in_use_bytes += (uint64_t)s->npages << GM_PAGE_SHIFT;
-        st->large_spans++;
-        continue;
-      }
-      if (state < GM_SPAN_CACHED || state > GM_SPAN_FULL) {
-        /* Marked dead by its mcentral, on its way back to the heap (the
-         * heap lock is taken after the central lock is dropped): its pages
-         * are free in all but name. */
-        wk->dying_pages += s->npages;
-        continue;
-      }
-      unsigned cls = gm_spanclass_sizeclass(s->spanclass);
-      struct gm_class_stats *cs = &st->classes[cls];
-      size_t fi = gm_load_relaxed(&s->freeindex);
-      unsigned used = 0, pend = 0;
-      for (unsigned k = 0; k < s->nwords; k++) {
-        uint64_t u, p;
-        gm_stats_span_word(s, k, fi, &u, &p);
-        used += gm_popcount64(u);
-        pend += gm_popcount64(p);
-      }
-      cs->spans++;
-      st->released_slot_bytes += gm_load_relaxed(&s->released);
-      cs->objects += used - pend;
-      cs->free_objects += s->nelems - (used - pend);
-      wk->pend_alloc[cls] += (int64_t)used - (int64_t)gm_load_relaxed(&s->alloc_count);
-      wk->pend_free[cls] += pend;
-      st->small_spans++;
-      if (state == GM_SPAN_CACHED)
-        st->cached_spans++;
-      else if (state == GM_SPAN_PARTIAL)
-        st->partial_spans++;
-      else
-        st->full_spans++;
-    }
+  uint8_t state = gm_load_relaxed(&s->state);
+  if (state == GM_SPAN_LARGE) {
+    struct gm_class_stats *cs = &st->classes[0];
+    cs->spans++;
+    cs->objects++;
+    cs->in_use_bytes += (uint64_t)s->npages << GM_PAGE_SHIFT;
+    st->large_spans++;
+    return;
   }
+  if (state < GM_SPAN_CACHED || state > GM_SPAN_FULL) {
+    /* Marked dead by its mcentral, on its way back to the heap (the
+     * heap lock is taken after the central lock is dropped): its pages
+     * are free in all but name. */
+    wk->dying_pages += s->npages;
+    return;
+  }
+  unsigned cls = gm_spanclass_sizeclass(s->spanclass);
+  struct gm_class_stats *cs = &st->classes[cls];
+  size_t fi = gm_load_relaxed(&s->freeindex);
+  unsigned used = 0, pend = 0;
+  for (unsigned k = 0; k < s->nwords; k++) {
+    uint64_t u, p;
+    gm_stats_span_word(s, k, fi, &u, &p);
+    used += gm_popcount64(u);
+    pend += gm_popcount64(p);
+  }
+  cs->spans++;
+  st->released_slot_bytes += gm_load_relaxed(&s->released);
+  cs->objects += used - pend;
+  cs->free_objects += s->nelems - (used - pend);
+  wk->pend_alloc[cls] += (int64_t)used - (int64_t)gm_load_relaxed(&s->alloc_count);
+  wk->pend_free[cls] += pend;
+  st->small_spans++;
+  if (state == GM_SPAN_CACHED)
+    st->cached_spans++;
+  else if (state == GM_SPAN_PARTIAL)
+    st->partial_spans++;
+  else
+    st->full_spans++;
 }
 
 static uint64_t add_signed(uint64_t base, int64_t d) {
@@ -251,7 +227,8 @@ static void stats_fill(struct gm_stats *st) {
   gm_lock(&gm_heap.lock);
   memset(&wk, 0, sizeof wk);
   wk.st = st;
-  gm_arena_for_each(stats_arena, &wk);
+  st->arenas = gm_arena_count();
+  gm_arena_for_each_span(stats_span, &wk);
   uint64_t counts[GM_NUM_CLASSES][2] = {{0}};
   for (unsigned spc = 0; spc < GM_NUM_SPAN_CLASSES; spc++) {
     counts[spc >> 1][0] += gm_load_relaxed(&gm_class_counts[spc].nmalloc);
