@@ -127,6 +127,10 @@ GM_NOINLINE GM_COLD static void bad_pointer(const char *op, const void *p, gm_ms
        * where a block would have started. */
       uintptr_t off = a - s->base;
       dbl = s->elemsize && off % s->elemsize == 0;
+#if GM_DEBUG
+      if (gm_spanclass_sizeclass(s->spanclass) == 0)
+        dbl = off == s->dbg_off; /* large blocks sit off base (debugheap.c) */
+#endif
       detail = dbl ? "block already free" : "not allocated";
     } else if (st == GM_SPAN_LARGE) {
       detail = "interior pointer";
@@ -164,15 +168,18 @@ GM_NOINLINE void gm_free_slow(void *p, gm_mspan_t *s) {
   bad_pointer("free", p, s);
 }
 
-/* The span of a live block, or abort naming op. */
-static gm_mspan_t *live_span(const void *p, const char *op) {
+gm_mspan_t *gm_live_span(const void *p, const char *op) {
   uintptr_t a = (uintptr_t)p;
   gm_mspan_t *s = gm_span_of(a);
   if (!s)
     bad_pointer(op, p, s);
   uint8_t st = gm_load_relaxed(&s->state);
   if (st == GM_SPAN_LARGE) {
+#if GM_DEBUG
+    if (a != gm_dbg_large_ptr(s))
+#else
     if (a != s->base)
+#endif
       bad_pointer(op, p, s);
     return s;
   }
@@ -196,7 +203,7 @@ GM_API void gm_free(void *p) {
 
 GM_API void gm_free_sized(void *p, size_t size) {
 #if GM_DEBUG
-  if (p && gm_usable_size(p) < size)
+  if (p && gm_dbg_size(gm_live_span(p, "free"), p) < size)
     gm_fatal("invalid free_sized", p, "size larger than the block");
 #else
   (void)size;
@@ -223,8 +230,9 @@ GM_API void *gm_calloc(size_t count, size_t size) {
   void *p = gm_malloc_impl(n);
   if (GM_UNLIKELY(p == NULL))
     return NULL;
-  /* Clear only memory that may be dirty: fresh pages are already zero. */
-  if (gm_span_of((uintptr_t)p)->needzero)
+  /* Clear only memory that may be dirty: fresh pages are already zero
+   * (debug builds fill even fresh slots). */
+  if (GM_DEBUG || gm_span_of((uintptr_t)p)->needzero)
     memset(p, 0, n);
   return p;
 }
@@ -232,7 +240,12 @@ GM_API void *gm_calloc(size_t count, size_t size) {
 GM_API size_t gm_usable_size(const void *p) {
   if (!p)
     return 0;
-  return live_span(p, "malloc_usable_size")->elemsize;
+  gm_mspan_t *s = gm_live_span(p, "malloc_usable_size");
+#if GM_DEBUG
+  return gm_dbg_size(s, p); /* the rest of the slot is canary */
+#else
+  return s->elemsize;
+#endif
 }
 
 GM_API void *gm_realloc(void *p, size_t size) {
@@ -243,7 +256,22 @@ GM_API void *gm_realloc(void *p, size_t size) {
     gm_free_impl(p);
     return NULL;
   }
-  gm_mspan_t *s = live_span(p, "realloc");
+  gm_mspan_t *s = gm_live_span(p, "realloc");
+#if GM_DEBUG
+  {
+    /* Small blocks stay in place within their class, as in release
+     * builds; large ones move (they end at their guard page). */
+    if (gm_dbg_resize_in_place(s, p, size))
+      return p;
+    size_t n = gm_dbg_size(s, p);
+    void *q = gm_dbg_malloc(size, 0);
+    if (q) {
+      memcpy(q, p, n < size ? n : size);
+      gm_free_impl(p);
+    }
+    return q;
+  }
+#endif
   size_t old = s->elemsize;
   unsigned cls = gm_spanclass_sizeclass(s->spanclass);
   if (cls != 0) {
@@ -291,6 +319,13 @@ GM_API void *gm_reallocarray(void *p, size_t count, size_t size) {
  * objects are all aligned (a 4 KiB-aligned 4 KiB block is one 4 KiB slot);
  * everything else is a large span whose first page is aligned. */
 static void *aligned_impl(size_t align, size_t size) {
+#if GM_DEBUG
+  if (align > GM_MAX_ALIGN) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  return gm_dbg_malloc(size, align);
+#endif
   if (align <= 16) {
     if (size < align)
       size = align;

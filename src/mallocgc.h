@@ -5,6 +5,7 @@
 #define GM_MALLOCGC_H
 
 #include "arena.h"
+#include "debugheap.h"
 #include "mcache.h"
 #include "span.h"
 
@@ -14,8 +15,13 @@
 
 void *gm_malloc_large(size_t size, size_t align_pages);
 void gm_free_slow(void *p, gm_mspan_t *s);
+/* The span of live block p, or abort naming op ("free", "realloc", ...). */
+gm_mspan_t *gm_live_span(const void *p, const char *op);
 
 GM_INLINE void *gm_malloc_impl(size_t size) {
+#if GM_DEBUG
+  return gm_dbg_malloc(size, 0);
+#endif
   if (GM_LIKELY(size <= GM_MAX_SMALL_SIZE))
     return gm_mcache_alloc_small(size);
   return gm_malloc_large(size, 1);
@@ -26,6 +32,9 @@ GM_INLINE void *gm_malloc_impl(size_t size) {
  * free bitmap: plainly if this thread owns the span, atomically if not.
  * The slot becomes allocatable again at the span's next sweep. */
 GM_INLINE void gm_free_impl(void *p) {
+#if GM_DEBUG
+  p = gm_dbg_free_prepare(p); /* checks, then frees the raw block below */
+#endif
   uintptr_t a = (uintptr_t)p;
   gm_mspan_t *s = gm_span_of(a);
   if (GM_UNLIKELY(s == NULL)) {

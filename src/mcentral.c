@@ -38,6 +38,7 @@
  * the lock before acting. */
 #include "mcentral.h"
 
+#include "debugheap.h"
 #include "error.h"
 #include "mcache.h"
 #include "mheap.h"
@@ -114,7 +115,13 @@ gm_mspan_t *gm_mcentral_cache_span(gm_mcentral_t *mc, struct gm_mcache *c) {
     gm_mcentral_uncache_span(s);
   }
   unsigned cls = gm_spanclass_sizeclass(mc->spanclass);
-  return gm_mheap_alloc_span(gm_class_to_allocnpages[cls], mc->spanclass, 1, GM_SPAN_CACHED, c);
+  gm_mspan_t *ns =
+      gm_mheap_alloc_span(gm_class_to_allocnpages[cls], mc->spanclass, 1, GM_SPAN_CACHED, c);
+#if GM_DEBUG
+  if (ns && ns->needzero)
+    gm_dbg_span_fresh(ns);
+#endif
+  return ns;
 }
 
 void gm_mcentral_uncache_span(gm_mspan_t *s) {

@@ -70,6 +70,11 @@ struct gm_mspan {
   uint32_t bucket;         /* metadata size bucket (mheap.c) */
   uint32_t partial_epoch;  /* scavenger epoch when put on a partial list */
   uint32_t released;       /* bytes of free slots released to the OS */
+#if GM_DEBUG
+  size_t dbg_size;   /* large: the requested size (debugheap.c) */
+  uint32_t dbg_off;  /* large: the block's offset from base */
+  uint8_t dbg_guard; /* large: 1 last page kept as a guard, 2 also PROT_NONE */
+#endif
   uint64_t bits[];         /* alloc_bits, local_free, remote_free, interleaved */
 };
 

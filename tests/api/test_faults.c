@@ -210,7 +210,9 @@ static void na_freed_page(void) {
 /* A slot that was never handed out: the first block of the 28672 B class
  * (2 slots per 57344 B span): the other slot is unused. */
 static void na_never_issued(void) {
-  unsigned char *p = T_malloc(28672);
+  /* 28664 bytes: the 28672-byte class (two per 56 KiB span) in release
+   * builds, and with the 8-byte trailer of debug builds too. */
+  unsigned char *p = T_malloc(28664);
   unsigned char *q = ((uintptr_t)p % 8192 == 0) ? p + 28672 : p - 28672;
   announce(q);
   T_free(opaque_ptr(q));

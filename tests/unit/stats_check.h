@@ -115,6 +115,11 @@ static inline void take_stats(struct gm_stats *st) {
   CHECK(gm_stats(st) == 0, "gm_stats failed");
 }
 
+/* Bytes the heap gives a live block: its slot, or its pages if large. The
+ * same as gm_usable_size in release builds; debug builds report the
+ * requested size there and keep a trailer in the rest of the slot. */
+static inline size_t block_bytes(void *p) { return gm_span_of((uintptr_t)p)->elemsize; }
+
 /* Size class of a live small block (0 for large). */
 static inline unsigned class_of_block(void *p) {
   return gm_spanclass_sizeclass(gm_span_of((uintptr_t)p)->spanclass);

@@ -29,13 +29,13 @@ static size_t random_size(unsigned long long *rs) {
 }
 
 static void account_alloc(void *p) {
-  __atomic_fetch_add(&live_bytes, gm_usable_size(p), __ATOMIC_RELAXED);
+  __atomic_fetch_add(&live_bytes, block_bytes(p), __ATOMIC_RELAXED);
   __atomic_fetch_add(&live_objs, 1, __ATOMIC_RELAXED);
   __atomic_fetch_add(&mallocs, 1, __ATOMIC_RELAXED);
 }
 
 static void release(void *p) {
-  __atomic_fetch_sub(&live_bytes, gm_usable_size(p), __ATOMIC_RELAXED);
+  __atomic_fetch_sub(&live_bytes, block_bytes(p), __ATOMIC_RELAXED);
   __atomic_fetch_sub(&live_objs, 1, __ATOMIC_RELAXED);
   __atomic_fetch_add(&frees, 1, __ATOMIC_RELAXED);
   gm_free(p);

@@ -1,0 +1,249 @@
+/* debugheap.c: canaries, free fill and guard pages of debug builds (see
+ * debugheap.h for the layout). Everything here sits on top of the release
+ * allocator: it asks for a slightly larger block, decorates it, and hands
+ * the raw block back on free. */
+#include "debugheap.h"
+
+#if GM_DEBUG
+
+#include "error.h"
+#include "mallocgc.h"
+#include "mheap.h"
+#include "os.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+
+/* Large blocks keep this many canary bytes past their end at most (when a
+ * big alignment leaves more room before the guard page). */
+#define LARGE_TAIL_MAX 4096
+
+static uint32_t trailer_check(size_t n, const void *p) {
+  uint64_t x = (uint64_t)n * 0x9e3779b97f4a7c15ull ^ (uint64_t)(uintptr_t)p * 0xc2b2ae3d27d4eb4full;
+  return (uint32_t)(x >> 32) ^ 0x5a17c0deu;
+}
+
+/* First offset in [0, len) where p differs from byte c, or len. */
+static size_t first_not(const unsigned char *p, size_t len, unsigned char c) {
+  size_t i = 0;
+  uint64_t w = 0x0101010101010101ull * c;
+  for (; i < len && ((uintptr_t)(p + i) & 7); i++)
+    if (p[i] != c)
+      return i;
+  for (; i + 8 <= len; i += 8) {
+    uint64_t v;
+    memcpy(&v, p + i, 8);
+    if (v != w)
+      break;
+  }
+  for (; i < len; i++)
+    if (p[i] != c)
+      return i;
+  return len;
+}
+
+/* "<what><n>-byte <where><k>" into buf, for gm_fatal's detail. */
+static const char *detail(char *buf, const char *what, size_t n, const char *where, size_t k) {
+  char num[32];
+  size_t len = 0;
+#define PUT(s, l)                                                                                  \
+  do {                                                                                             \
+    memcpy(buf + len, (s), (l));                                                                   \
+    len += (l);                                                                                    \
+  } while (0)
+  PUT(what, strlen(what));
+  size_t m = gm_fmt_dec(num, n);
+  PUT(num, m);
+  PUT("-byte ", 6);
+  PUT(where, strlen(where));
+  m = gm_fmt_dec(num, k);
+  PUT(num, m);
+#undef PUT
+  buf[len] = 0;
+  return buf;
+}
+
+GM_NOINLINE GM_COLD static void overflow(const void *p, size_t n, size_t at) {
+  char buf[160];
+  gm_fatal("buffer overflow", p, detail(buf, "canary after a ", n, "block overwritten at offset ", at));
+}
+
+GM_NOINLINE GM_COLD static void underflow(const void *p, size_t n, size_t before) {
+  char buf[160];
+  gm_fatal("buffer overflow", p,
+           detail(buf, "canary before a ", n, "block overwritten this many bytes before it: ", before));
+}
+
+/* ---- small blocks ------------------------------------------------------ */
+
+/* Check that a slot about to be handed out still looks freed: each OS page
+ * of it all GM_DBG_FREE_BYTE (freed) or all zero (never used, or released
+ * to the OS by the scavenger). */
+static void check_free_fill(unsigned char *slot, size_t size) {
+  size_t ps = gm_sys_page_size();
+  size_t off = 0;
+  while (off < size) {
+    size_t end = GM_ALIGN_UP((uintptr_t)slot + off + 1, ps) - (uintptr_t)slot;
+    if (end > size)
+      end = size;
+    unsigned char c = slot[off] == 0 ? 0 : GM_DBG_FREE_BYTE;
+    size_t bad = off + first_not(slot + off, end - off, c);
+    if (bad < end) {
+      char buf[160];
+      gm_fatal("write after free", slot,
+               detail(buf, "a freed ", size, "slot was modified at offset ", bad));
+    }
+    off = end;
+  }
+}
+
+/* Canaries from n to the trailer, then the trailer. */
+static void small_block_trailer(unsigned char *p, size_t slot, size_t n) {
+  size_t tail = slot - GM_DBG_TRAILER;
+  memset(p + n, GM_DBG_CANARY_BYTE, tail - n);
+  uint32_t t[2] = {(uint32_t)n, trailer_check(n, p)};
+  memcpy(p + tail, t, sizeof t);
+}
+
+static void *small_block(unsigned char *p, size_t slot, size_t n) {
+  check_free_fill(p, slot);
+  small_block_trailer(p, slot, n);
+  return p;
+}
+
+/* The requested size of small block p in a slot of slot bytes, or abort
+ * if an overrun reached its trailer. */
+static size_t small_size(const unsigned char *p, size_t slot) {
+  uint32_t t[2];
+  size_t tail = slot - GM_DBG_TRAILER;
+  memcpy(t, p + tail, sizeof t);
+  if (t[0] > tail || t[1] != trailer_check(t[0], p)) {
+    char buf[160];
+    gm_fatal("buffer overflow", p, detail(buf, "size word of a ", slot, "slot overwritten at offset ", tail));
+  }
+  return t[0];
+}
+
+/* ---- large blocks ---------------------------------------------------- */
+
+static bool guards_possible(void) { return gm_sys_page_size() <= GM_PAGE_SIZE; }
+
+static void *large_block(size_t n, size_t align) {
+  size_t a = align < 16 ? 16 : align;
+  size_t body = n ? n : 1;
+  if (a <= GM_PAGE_SIZE)
+    body = GM_ALIGN_UP(body, a);
+  bool guard = guards_possible();
+  size_t npages = ((body + GM_PAGE_MASK) >> GM_PAGE_SHIFT) + (guard ? 1 : 0);
+  size_t align_pages = a > GM_PAGE_SIZE ? a >> GM_PAGE_SHIFT : 1;
+  unsigned char *base = gm_malloc_large(npages << GM_PAGE_SHIFT, align_pages);
+  if (!base)
+    return NULL;
+  gm_mspan_t *s = gm_span_of((uintptr_t)base);
+  size_t room = (npages - (guard ? 1 : 0)) << GM_PAGE_SHIFT; /* bytes before the guard */
+  /* End at the guard unless the alignment is bigger than a page. */
+  size_t off = a <= GM_PAGE_SIZE ? room - body : 0;
+  unsigned char *p = base + off;
+  memset(base, GM_DBG_CANARY_BYTE, off);
+  size_t tail = room - off - n;
+  memset(p + n, GM_DBG_CANARY_BYTE, tail < LARGE_TAIL_MAX ? tail : LARGE_TAIL_MAX);
+  s->dbg_size = n;
+  s->dbg_off = (uint32_t)off;
+  /* Without a free mapping left mprotect fails: keep the layout, skip the
+   * protection. */
+  s->dbg_guard = !guard ? 0 : mprotect(base + room, GM_PAGE_SIZE, PROT_NONE) == 0 ? 2 : 1;
+  return p;
+}
+
+static void *large_release(gm_mspan_t *s, unsigned char *p) {
+  unsigned char *base = (unsigned char *)s->base;
+  size_t n = s->dbg_size, off = s->dbg_off;
+  size_t room = (s->npages - (s->dbg_guard ? 1 : 0)) << GM_PAGE_SHIFT;
+  size_t bad = first_not(base, off, GM_DBG_CANARY_BYTE);
+  if (bad < off)
+    underflow(p, n, off - bad);
+  size_t tail = room - off - n;
+  if (tail > LARGE_TAIL_MAX)
+    tail = LARGE_TAIL_MAX;
+  bad = first_not(p + n, tail, GM_DBG_CANARY_BYTE);
+  if (bad < tail)
+    overflow(p, n, n + bad);
+  if (s->dbg_guard == 2 && mprotect(base + room, GM_PAGE_SIZE, PROT_READ | PROT_WRITE) != 0)
+    gm_fatal("cannot unprotect guard page", base + room, "mprotect failed");
+  s->dbg_guard = 0;
+  return base;
+}
+
+/* ---- the hooks --------------------------------------------------------- */
+
+void *gm_dbg_malloc(size_t n, size_t align) {
+  if (GM_UNLIKELY(gm_load_acquire(&gm_init_state) != 2))
+    gm_init();
+  if (n > GM_MAX_ALLOC) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  /* At least 16-byte alignment for every size (release builds give 8 to
+   * 1-8 byte requests only, which the trailer pushes past 8 anyway). */
+  size_t raw = n + GM_DBG_TRAILER;
+  if (raw <= GM_MAX_SMALL_SIZE && align <= GM_PAGE_SIZE) {
+    unsigned cls = gm_size_to_class_aligned(raw, align < 16 ? 16 : align);
+    if (cls) {
+      size_t slot = gm_class_to_size[cls];
+      /* Ask for raw bytes when that picks the same class, so the stats'
+       * request-size samples stay near the truth. */
+      unsigned char *p = gm_mcache_alloc_small(gm_size_to_class(raw) == cls ? raw : slot);
+      return p ? small_block(p, slot, n) : NULL;
+    }
+  }
+  return large_block(n, align);
+}
+
+/* Check the canaries of small block p; returns its requested size. */
+static size_t small_check(gm_mspan_t *s, unsigned char *p) {
+  size_t slot = s->elemsize;
+  size_t n = small_size(p, slot);
+  size_t bad = first_not(p + n, slot - GM_DBG_TRAILER - n, GM_DBG_CANARY_BYTE);
+  if (bad < slot - GM_DBG_TRAILER - n)
+    overflow(p, n, n + bad);
+  return n;
+}
+
+void *gm_dbg_free_prepare(void *p) {
+  gm_mspan_t *s = gm_live_span(p, "free");
+  if (gm_load_relaxed(&s->state) == GM_SPAN_LARGE)
+    return large_release(s, p);
+  small_check(s, p);
+  memset(p, GM_DBG_FREE_BYTE, s->elemsize);
+  return p;
+}
+
+bool gm_dbg_resize_in_place(gm_mspan_t *s, void *p, size_t size) {
+  if (gm_load_relaxed(&s->state) == GM_SPAN_LARGE)
+    return size == s->dbg_size; /* it ends at its guard page: else move */
+  unsigned char *b = p;
+  size_t slot = s->elemsize, n = small_check(s, b);
+  if (size > slot - GM_DBG_TRAILER ||
+      gm_size_to_class_aligned(size + GM_DBG_TRAILER, 16) != gm_spanclass_sizeclass(s->spanclass))
+    return false;
+  /* Same class: redraw the canaries for the new size. */
+  if (size > n)
+    memset(b + n, GM_DBG_CANARY_BYTE, size - n);
+  small_block_trailer(b, slot, size);
+  return true;
+}
+
+size_t gm_dbg_size(gm_mspan_t *s, const void *p) {
+  if (gm_load_relaxed(&s->state) == GM_SPAN_LARGE)
+    return s->dbg_size;
+  return small_size(p, s->elemsize);
+}
+
+uintptr_t gm_dbg_large_ptr(const gm_mspan_t *s) { return s->base + s->dbg_off; }
+
+void gm_dbg_span_fresh(gm_mspan_t *s) {
+  memset((void *)s->base, GM_DBG_FREE_BYTE, s->npages << GM_PAGE_SHIFT);
+}
+
+#endif /* GM_DEBUG */
