@@ -403,6 +403,7 @@ GM_API size_t gm_release(void) {
   if (gm_load_acquire(&gm_init_state) != 2)
     gm_init();
   gm_thread_flush();
+  gm_mcache_reclaim_idle(false); /* threads idle since the last call */
   for (unsigned i = 0; i < GM_NUM_SPAN_CLASSES; i++)
     gm_mcentral_reclaim(&gm_central[i]);
   return gm_scavenge_all();

@@ -53,19 +53,23 @@ GM_INLINE void gm_free_impl(void *p) {
     gm_free_slow(p, s);
     return;
   }
+  gm_busy_enter(); /* see mcache.h: a reclaimer may be taking s away */
   if (GM_LIKELY(gm_load_relaxed(&s->owner) == gm_tls_mcache)) {
     uint64_t *wp = gm_span_abits(s, idx / 64); /* alloc, local, remote words */
     uint64_t bit = 1ULL << (idx % 64);
     uint64_t l = wp[1];
     if (GM_UNLIKELY(((l | gm_load_relaxed(&wp[2])) & bit) ||
                     !(idx < s->freeindex || (wp[0] & bit)))) {
+      gm_busy_exit();
       gm_free_slow(p, s);
       return;
     }
     gm_store_relaxed(&wp[1], l | bit);
     s->local_nfreed++;
+    gm_busy_exit();
     return;
   }
+  gm_busy_exit();
   gm_span_free_remote(s, idx, p);
 }
 

@@ -6,11 +6,13 @@
 #include "fixalloc.h"
 #include "mcentral.h"
 #include "mheap.h"
+#include "os.h"
 #include "stats.h" /* stats hook */
 #include "scavenger.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stddef.h>
 
 /* A span that is permanently exhausted: its alloc_cache is 0 and refilling
@@ -21,6 +23,7 @@ gm_mspan_t gm_empty_span = {.alloc_cache = 0, .nelems = 0, .freeindex = 0, .stat
 gm_mcache_t gm_empty_mcache = {.alloc = {[0 ... GM_NUM_SPAN_CLASSES - 1] = &gm_empty_span}};
 
 __thread gm_mcache_t *gm_tls_mcache __attribute__((tls_model("initial-exec"))) = &gm_empty_mcache;
+__thread uint8_t gm_tls_busy __attribute__((tls_model("initial-exec")));
 
 /* Thread life cycle: 0 = no mcache yet, 1 = has one, 2 = exited (its
  * pthread key destructor ran). After exit, allocations from later
@@ -55,6 +58,9 @@ static gm_mcache_t *mcache_create(void) {
       c->owned[i] = NULL;
       c->nowned[i] = 0;
     }
+    c->busy = &gm_tls_busy; /* runs on the owning thread */
+    c->lock = 0;
+    c->nslow = c->seen_nslow = c->idle_rounds = 0;
     c->prev = NULL;
     c->next = registry;
     if (registry)
@@ -78,6 +84,16 @@ static void mcache_destroy(gm_mcache_t *c) {
   gm_fixalloc_free(&mcache_alloc, c);
   gm_unlock(&registry_lock);
 }
+
+/* The cache lock: taken by the owner around its slow paths, and by a
+ * reclaimer (trylock only) while it empties an idle cache. */
+static void cache_lock(gm_mcache_t *c) {
+  while (gm_exchange_acqrel(&c->lock, 1))
+    while (gm_load_relaxed(&c->lock))
+      sched_yield();
+}
+static bool cache_trylock(gm_mcache_t *c) { return !gm_exchange_acqrel(&c->lock, 1); }
+static void cache_unlock(gm_mcache_t *c) { gm_store_release(&c->lock, 0); }
 
 /* Go keeps one span per class in each mcache, which is enough when the
  * garbage collector does all freeing. With explicit free, a class whose
@@ -207,14 +223,17 @@ GM_NOINLINE void *gm_mcache_alloc_slow(size_t size) {
       return p;
     }
   }
+  cache_lock(c);
+  gm_store_relaxed(&c->nslow, c->nslow + 1); /* read by the reclaimer */
   void *p = mcache_next_free(c, gm_make_spanclass(gm_size_to_class(size), false));
+  cache_unlock(c);
   /* Here no lock is held and the cache is consistent, so starting the
    * scavenger (pthread_create allocates) is safe. */
   gm_scavenger_poke();
   return p;
 }
 
-void gm_mcache_release_all(gm_mcache_t *c) {
+static void release_all_locked(gm_mcache_t *c) {
   for (unsigned i = 0; i < GM_NUM_SPAN_CLASSES; i++) {
     gm_mspan_t *s = c->alloc[i];
     if (s != &gm_empty_span) {
@@ -226,6 +245,97 @@ void gm_mcache_release_all(gm_mcache_t *c) {
       gm_mcentral_uncache_span(s);
     }
   }
+}
+
+void gm_mcache_release_all(gm_mcache_t *c) {
+  cache_lock(c);
+  release_all_locked(c);
+  cache_unlock(c);
+}
+
+/* Reclaim from idle threads. Go's mcaches are per P and are flushed while
+ * the world is stopped; a C program's threads cannot be stopped, and a
+ * thread blocked for an hour keeps its spans (up to about four pages per
+ * class, a few MiB) pinned. So the scavenger takes them back from a cache
+ * whose thread has not been in its slow path for two rounds:
+ *   1. trylock the cache (the owner's slow paths hold it);
+ *   2. detach every span: current spans become the empty span, so the
+ *      owner's next malloc goes to its slow path (and waits for the lock);
+ *      every span's owner is cleared, so its next free of one of them is a
+ *      remote free;
+ *   3. membarrier(): every thread of the process executes a full barrier,
+ *      so an owner fast path that starts later sees step 2, and one that
+ *      started earlier has published gm_tls_busy = 1;
+ *   4. wait until the owner's busy flag is clear: no fast path still holds
+ *      a detached span;
+ *   5. hand the spans to mcentral, as the owner's own flush would.
+ * The owner pays two plain stores per malloc and free (gm_busy_enter/exit)
+ * and a lock per slow path. Without membarrier (old kernels, some
+ * sandboxes) nothing is reclaimed and caches stay bounded only. */
+static gm_mspan_t *detach(gm_mcache_t *c) {
+  gm_mspan_t *list = NULL;
+  for (unsigned i = 0; i < GM_NUM_SPAN_CLASSES; i++) {
+    gm_mspan_t *s = c->alloc[i];
+    if (s != &gm_empty_span) {
+      gm_store_relaxed(&c->alloc[i], &gm_empty_span);
+      gm_store_relaxed(&s->owner, (struct gm_mcache *)NULL);
+      s->next = list;
+      list = s;
+    }
+    while ((s = c->owned[i]) != NULL) {
+      owned_remove(c, (gm_spanclass_t)i, s);
+      gm_store_relaxed(&s->owner, (struct gm_mcache *)NULL);
+      s->next = list;
+      list = s;
+    }
+  }
+  return list;
+}
+
+static bool cache_empty(const gm_mcache_t *c) {
+  for (unsigned i = 0; i < GM_NUM_SPAN_CLASSES; i++)
+    if (c->alloc[i] != &gm_empty_span || c->owned[i])
+      return false;
+  return true;
+}
+
+unsigned gm_mcache_reclaim_idle(bool force) {
+  gm_mcache_t *self = gm_tls_mcache;
+  unsigned n = 0;
+  if (!gm_sys_membarrier()) /* also registers on the first call */
+    return 0;
+  gm_lock(&registry_lock);
+  for (gm_mcache_t *c = registry; c; c = c->next) {
+    if (c == self)
+      continue;
+    uint32_t ns = gm_load_relaxed(&c->nslow);
+    if (ns != c->seen_nslow) {
+      c->seen_nslow = ns;
+      c->idle_rounds = 0;
+      if (!force)
+        continue;
+    }
+    if (!force && ++c->idle_rounds < 2)
+      continue;
+    if (!cache_trylock(c))
+      continue;
+    gm_mspan_t *list = cache_empty(c) ? NULL : detach(c);
+    if (list && !gm_sys_membarrier())
+      gm_fatal("membarrier failed", NULL, "it worked before: cannot fence an owner");
+    while (list && gm_load_acquire(c->busy))
+      sched_yield();
+    cache_unlock(c);
+    if (list)
+      n++;
+    while (list) {
+      gm_mspan_t *s = list;
+      list = s->next;
+      s->next = s->prev = NULL;
+      gm_mcentral_uncache_span(s);
+    }
+  }
+  gm_unlock(&registry_lock);
+  return n;
 }
 
 void gm_mcache_thread_exit(void *arg) {
@@ -282,6 +392,8 @@ void gm_mcache_after_fork_child(void) {
    * in the child, so reusing it is harmless, and the sweep rebuilds the
    * bitmaps from what was published. A span caught between lists leaks. */
   gm_mcache_t *self = gm_tls_mcache;
+  if (self != &gm_empty_mcache)
+    self->lock = 0; /* a fork from a signal handler inside our slow path */
   gm_mcache_t *c = registry;
   while (c) {
     gm_mcache_t *next = c->next;

@@ -53,4 +53,9 @@ void *gm_sys_alloc(size_t n);
  * if it cannot be read. Makes no allocation. */
 size_t gm_sys_rss(void);
 
+/* A full memory barrier on every running thread of the process
+ * (membarrier(2), private expedited). Registers the process on first use;
+ * false if the kernel cannot (then it never will). errno is preserved. */
+bool gm_sys_membarrier(void);
+
 #endif /* GM_OS_H */

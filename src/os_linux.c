@@ -9,7 +9,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/membarrier.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 static size_t sys_page_size;
@@ -148,4 +150,19 @@ size_t gm_sys_rss(void) {
   while (*s >= '0' && *s <= '9')
     pages = pages * 10 + (size_t)(*s++ - '0');
   return pages * gm_sys_page_size();
+}
+
+/* 0 = not tried, 1 = registered, 2 = unavailable. */
+static int membarrier_state;
+
+bool gm_sys_membarrier(void) {
+  int saved = errno;
+  int st = __atomic_load_n(&membarrier_state, __ATOMIC_ACQUIRE);
+  if (st == 0) {
+    st = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0 ? 1 : 2;
+    __atomic_store_n(&membarrier_state, st, __ATOMIC_RELEASE);
+  }
+  bool ok = st == 1 && syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0;
+  errno = saved;
+  return ok;
 }

@@ -230,9 +230,12 @@ static void *scavenger_main(void *arg) {
     uint64_t t0 = now_ns(), deadline = t0 + credit;
     if (retained > target + (1u << 20))
       scavenge_heap(retained - target, deadline);
-    /* Cold partial spans, twice a second. */
-    if (tick % COLD_TICKS == 0 && now_ns() < deadline)
+    /* Caches of threads idle for two rounds, then cold partial spans,
+     * twice a second. */
+    if (tick % COLD_TICKS == 0 && now_ns() < deadline) {
+      gm_mcache_reclaim_idle(false);
       scavenge_spans(false, deadline);
+    }
     uint64_t spent = now_ns() - t0;
     credit = spent < credit ? credit - spent : 0;
   }
