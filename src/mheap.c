@@ -4,7 +4,8 @@
  * the heap maps (Reserved -> Ready) 4 MiB chunks as it needs them and hands
  * them to the page allocator, which marks them free and scavenged (mapped
  * but never touched, so not yet resident). Spans are carved from free page
- * runs, lowest address first; freed spans return their pages, which
+ * runs, lowest address first (huge blocks highest first, see HUGE_PAGES);
+ * freed spans return their pages, which
  * coalesce with free neighbours in the page bitmap, and stay resident until
  * the scavenger releases them. */
 #include "mheap.h"
