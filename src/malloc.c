@@ -27,7 +27,8 @@
  *   3. Otherwise hand the span back to its mcentral and take a span with
  *      free space from it (swept on the way), under the mcentral's lock.
  *   4. If the mcentral has none, allocate a run of pages from the mheap
- *      (heap lock, first fit by address in the page bitmap).
+ *      (heap lock, first fit by address in the page bitmap; blocks of
+ *      1 MiB or more take the highest fit instead, see mheap.c).
  *   5. If the mheap has no free run, grow the heap by mapping a 4 MiB chunk
  *      of a reserved 64 MiB arena, reserving more arenas as needed.
  *

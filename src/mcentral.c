@@ -6,8 +6,10 @@
  *            sweeps it. The owner's frees set local_free bits (plain
  *            writes); other threads' frees set remote_free bits (atomic OR)
  *            and do nothing else.
- *   PARTIAL  on mcentral.partial: has free slots, or frees waiting for the
- *            next sweep. Nobody allocates from it; frees are all remote.
+ *   PARTIAL  on mcentral.partial (or partial_released, once the scavenger
+ *            gave back some of its free pages): has free slots, or frees
+ *            waiting for the next sweep. Nobody allocates from it; frees
+ *            are all remote.
  *   FULL     on mcentral.full: no free slot at its last sweep.
  *   DEAD     its pages are back in the page heap.
  *
@@ -23,6 +25,9 @@
  *   FULL    -> first remote free ......................... -> PARTIAL
  *   PARTIAL/FULL -> a remote free frees its last object .. -> DEAD (to mheap)
  *   PARTIAL/FULL -> reclaim sweeps it and finds it empty . -> DEAD (to mheap)
+ *   PARTIAL -> the scavenger sweeps it and finds it empty  -> DEAD (to mheap)
+ *   PARTIAL -> the scavenger releases some of its pages .. PARTIAL, moved to
+ *              partial_released (taken after the resident partial spans)
  *
  * Sweeping (span.c) is Go's: fold freed slots into alloc_bits, reset
  * freeindex, recount. Who may sweep: the owner while CACHED, or a holder of
@@ -55,8 +60,9 @@ void gm_mcentral_init(void) {
   }
 }
 
-static void list_push(gm_spanlist_t *l, gm_mspan_t *s) {
+void gm_spanlist_push(gm_spanlist_t *l, gm_mspan_t *s) {
   s->partial_epoch = gm_load_relaxed(&gm_scav_epoch); /* age, for the scavenger */
+  s->released_mask &= ~GM_SPAN_SCANNED; /* new on this list: worth a look */
   s->prev = NULL;
   s->next = l->head;
   if (l->head)
@@ -65,7 +71,7 @@ static void list_push(gm_spanlist_t *l, gm_mspan_t *s) {
   gm_store_relaxed(&l->n, l->n + 1); /* read without the lock by the scavenger */
 }
 
-static void list_remove(gm_spanlist_t *l, gm_mspan_t *s) {
+void gm_spanlist_remove(gm_spanlist_t *l, gm_mspan_t *s) {
   if (s->prev)
     s->prev->next = s->next;
   else
@@ -79,7 +85,7 @@ static void list_remove(gm_spanlist_t *l, gm_mspan_t *s) {
 static gm_mspan_t *list_pop(gm_spanlist_t *l) {
   gm_mspan_t *s = l->head;
   if (s)
-    list_remove(l, s);
+    gm_spanlist_remove(l, s);
   return s;
 }
 
@@ -96,7 +102,10 @@ static inline void debug_check_span(gm_mspan_t *s) {
 gm_mspan_t *gm_mcentral_cache_span(gm_mcentral_t *mc, struct gm_mcache *c) {
   for (;;) {
     gm_lock(&mc->lock);
+    /* Resident free slots first (see mcentral.h). */
     gm_mspan_t *s = list_pop(&mc->partial);
+    if (!s)
+      s = list_pop(&mc->partial_released);
     if (!s) {
       gm_unlock(&mc->lock);
       break;
@@ -139,21 +148,21 @@ void gm_mcentral_uncache_span(gm_mspan_t *s) {
   }
   if (s->alloc_count < s->nelems) {
     gm_store_seqcst(&s->state, (uint8_t)GM_SPAN_PARTIAL);
-    list_push(&mc->partial, s);
+    gm_spanlist_push(&mc->partial, s);
   } else {
     gm_store_seqcst(&s->state, (uint8_t)GM_SPAN_FULL);
-    list_push(&mc->full, s);
+    gm_spanlist_push(&mc->full, s);
     /* A remote free that read CACHED before our store left its bit for us. */
     if (gm_span_has_frees(s)) {
-      list_remove(&mc->full, s);
+      gm_spanlist_remove(&mc->full, s);
       gm_store_seqcst(&s->state, (uint8_t)GM_SPAN_PARTIAL);
-      list_push(&mc->partial, s);
+      gm_spanlist_push(&mc->partial, s);
     }
   }
   bool empty = gm_span_all_freed_remote(s);
   if (empty) {
     gm_span_count_frees(s, s->alloc_count);
-    list_remove(s->state == GM_SPAN_FULL ? &mc->full : &mc->partial, s);
+    gm_spanlist_remove(s->state == GM_SPAN_FULL ? &mc->full : gm_mcentral_partial_list(mc, s), s);
     gm_store_seqcst(&s->state, (uint8_t)GM_SPAN_DEAD);
   }
   gm_unlock(&mc->lock);
@@ -174,13 +183,13 @@ void gm_mcentral_span_freed(gm_mspan_t *s) {
   }
   bool empty = gm_span_all_freed_remote(s);
   if (st == GM_SPAN_FULL) {
-    list_remove(&mc->full, s);
+    gm_spanlist_remove(&mc->full, s);
     if (!empty) {
       gm_store_seqcst(&s->state, (uint8_t)GM_SPAN_PARTIAL);
-      list_push(&mc->partial, s);
+      gm_spanlist_push(&mc->partial, s);
     }
   } else if (empty) {
-    list_remove(&mc->partial, s);
+    gm_spanlist_remove(gm_mcentral_partial_list(mc, s), s);
   }
   if (empty) {
     gm_span_count_frees(s, s->alloc_count);
@@ -195,23 +204,23 @@ size_t gm_mcentral_reclaim(gm_mcentral_t *mc) {
   gm_mspan_t *dead = NULL;
   size_t n = 0;
   gm_lock(&mc->lock);
-  gm_spanlist_t *lists[2] = {&mc->full, &mc->partial};
-  for (int li = 0; li < 2; li++) {
+  gm_spanlist_t *lists[3] = {&mc->full, &mc->partial, &mc->partial_released};
+  for (int li = 0; li < 3; li++) {
     gm_mspan_t *s = lists[li]->head;
     while (s) {
       gm_mspan_t *next = s->next;
       if (gm_span_has_frees(s)) {
         gm_span_sweep(s);
         if (s->alloc_count == 0) {
-          list_remove(lists[li], s);
+          gm_spanlist_remove(lists[li], s);
           gm_store_seqcst(&s->state, (uint8_t)GM_SPAN_DEAD);
           s->next = dead;
           dead = s;
           n++;
         } else if (li == 0) {
-          list_remove(&mc->full, s);
+          gm_spanlist_remove(&mc->full, s);
           gm_store_seqcst(&s->state, (uint8_t)GM_SPAN_PARTIAL);
-          list_push(&mc->partial, s);
+          gm_spanlist_push(&mc->partial, s);
         }
       }
       s = next;

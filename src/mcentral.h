@@ -17,7 +17,11 @@ typedef struct gm_mcentral {
   gm_lock_t lock;
   gm_spanclass_t spanclass;
   gm_spanlist_t partial; /* spans with free slots (or frees waiting for a sweep) */
-  gm_spanlist_t full;    /* spans with no free slot as of their last sweep */
+  /* Partial spans some of whose free pages the scavenger gave back: reused
+   * only when `partial` is empty, so that slots in pages that are still
+   * resident are filled first and released pages stay released. */
+  gm_spanlist_t partial_released;
+  gm_spanlist_t full; /* spans with no free slot as of their last sweep */
 } GM_ALIGNED(GM_CACHE_LINE) gm_mcentral_t;
 
 extern gm_mcentral_t gm_central[GM_NUM_SPAN_CLASSES];
@@ -36,6 +40,15 @@ void gm_mcentral_uncache_span(gm_mspan_t *s);
 /* A remote free hit a span on a central list that may need to move: full
  * -> partial, or (all objects freed) -> back to the heap. */
 void gm_mcentral_span_freed(gm_mspan_t *s);
+
+/* The partial list span s (PARTIAL, lock held) is on. */
+static inline gm_spanlist_t *gm_mcentral_partial_list(gm_mcentral_t *mc, const gm_mspan_t *s) {
+  return s->released ? &mc->partial_released : &mc->partial;
+}
+
+/* List primitives, mcentral lock held (the scavenger moves spans too). */
+void gm_spanlist_push(gm_spanlist_t *l, gm_mspan_t *s);
+void gm_spanlist_remove(gm_spanlist_t *l, gm_mspan_t *s);
 
 /* Sweep every span on the central lists; return empty ones to the heap.
  * Returns the number of spans freed. */

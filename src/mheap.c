@@ -4,7 +4,8 @@
  * the heap maps (Reserved -> Ready) 4 MiB chunks as it needs them and hands
  * them to the page allocator, which marks them free and scavenged (mapped
  * but never touched, so not yet resident). Spans are carved from free page
- * runs, lowest address first; freed spans return their pages, which
+ * runs, lowest address first (huge blocks highest first, see HUGE_PAGES);
+ * freed spans return their pages, which
  * coalesce with free neighbours in the page bitmap, and stay resident until
  * the scavenger releases them. */
 #include "mheap.h"
@@ -95,12 +96,47 @@ static bool grow_locked(size_t npages, bool contiguous) {
   return true;
 }
 
+/* Map more of the current reservation at its frontier (no new reservation)
+ * so that the block ending at `end` can grow by `extra` pages in place: the
+ * pages from end to the frontier must be free. For realloc of the block at
+ * the top of the heap, which is where huge blocks live. Heap lock held. */
+static bool extend_top_locked(uintptr_t end, size_t extra) {
+  gm_mheap_t *h = &gm_heap;
+  if (!h->mapped_bytes || end > h->cur_base)
+    return false;
+  size_t gap = (h->cur_base - end) >> GM_PAGE_SHIFT;
+  if (gap >= extra || free_top_pages(gap) < gap)
+    return false;
+  size_t bytes = GM_ALIGN_UP(extra - gap, (size_t)GM_CHUNK_PAGES) << GM_PAGE_SHIFT;
+  if (h->cur_end - h->cur_base < bytes || !gm_sys_map((void *)h->cur_base, bytes))
+    return false;
+  if (!gm_pagealloc_grow(&h->pages, h->cur_base, bytes >> GM_PAGE_SHIFT)) {
+    gm_sys_fault((void *)h->cur_base, bytes);
+    return false;
+  }
+  h->cur_base += bytes;
+  h->mapped_bytes += bytes;
+  gm_scavenger_enforce_limit_locked();
+  return true;
+}
+
+/* Blocks of at least this many pages (1 MiB) are placed at the top of the
+ * highest free run that holds them, everything else at the bottom of the
+ * lowest (first fit). Keeping huge blocks away from the small spans stops a
+ * span made while a huge block is live from landing just past it and
+ * splitting the run the next, bigger block wanted: a loop of 5-25 MiB
+ * buffers mapped 44 MiB that way. The top is also where the scavenger
+ * releases first, and a huge block there can grow in place by mapping
+ * more (extend_top_locked). */
+#define HUGE_PAGES 128
+
 /* npages aligned to align_pages; *scav = pages that were scavenged (known
  * zero). For alignments above a page, take a longer run and give back the
  * ends (Go's trick for aligned stacks). */
 static uintptr_t alloc_pages_locked(size_t npages, size_t align_pages, size_t *scav) {
   if (align_pages <= 1)
-    return gm_pagealloc_alloc(&gm_heap.pages, npages, scav);
+    return npages >= HUGE_PAGES ? gm_pagealloc_alloc_high(&gm_heap.pages, npages, scav)
+                                : gm_pagealloc_alloc(&gm_heap.pages, npages, scav);
   size_t total = npages + align_pages - 1;
   uintptr_t base = gm_pagealloc_alloc(&gm_heap.pages, total, scav);
   if (!base)
@@ -203,7 +239,8 @@ bool gm_mheap_grow_span(gm_mspan_t *s, size_t new_npages) {
   uintptr_t end = s->base + (s->npages << GM_PAGE_SHIFT);
   size_t extra = new_npages - s->npages;
   gm_lock(&h->lock);
-  bool ok = gm_pagealloc_alloc_at(&h->pages, end, extra, &scav);
+  bool ok = gm_pagealloc_alloc_at(&h->pages, end, extra, &scav) ||
+            (extend_top_locked(end, extra) && gm_pagealloc_alloc_at(&h->pages, end, extra, &scav));
   if (ok) {
     gm_arena_set_spans_locked(end, extra, s);
     h->large_pages += extra;

@@ -369,6 +369,58 @@ static uint64_t find(const gm_pagealloc_t *pa, uint64_t npages, uint64_t *first_
   return cbase + i;
 }
 
+/* Highest fit: the run of npages placed as high as possible, i.e. at the top
+ * of the highest free run that can hold it (the mirror of find, used for
+ * huge blocks, see mheap.c). Scans children right to left carrying the free
+ * run that starts at the left edge of the children already passed; if a
+ * child's end plus that run is npages or more, the run's top is known and
+ * nothing higher fits, else if the child's max is enough descend into it
+ * (any fit there ends below its top, so the carry restarts at zero), else
+ * the carry becomes the child's start (or grows by the whole child). */
+static uint64_t find_high(const gm_pagealloc_t *pa, uint64_t npages) {
+  size_t node = 0;
+  for (unsigned l = 0; l <= PA_LEAF; l++) {
+    unsigned n = l == 0 ? GM_PA_L0_ENTRIES : 8;
+    size_t first = l == 0 ? 0 : node * 8;
+    unsigned lp = level_log_pages(l);
+    uint64_t size = (uint64_t)1 << lp;
+    gm_pa_sum_t kids[8];
+    read_sums(pa, l, first, n, kids);
+    uint64_t run = 0;
+    bool descend = false;
+    for (unsigned j = n; j-- > 0;) {
+      gm_pa_sum_t s = kids[j];
+      uint64_t top = (uint64_t)(first + j + 1) << lp; /* first page past child j */
+      if (s.end + run >= npages)
+        return top + run - npages;
+      if (s.max >= npages) {
+        node = first + j;
+        descend = true;
+        break;
+      }
+      run = s.start == size ? run + size : s.start;
+    }
+    if (!descend) {
+      if (l == 0)
+        return PA_NONE;
+      gm_fatal("pagealloc: summary promises a run its children lack",
+               (void *)((uintptr_t)node << (level_log_pages(l - 1) + GM_PAGE_SHIFT)),
+               "corrupt page allocator");
+    }
+  }
+  /* node is a chunk whose max covers npages but whose end does not: scan
+   * its bitmap down from the top for the first run that is long enough. */
+  const uint64_t *b = block_of(pa, node / BLOCK_CHUNKS)->chunk[node % BLOCK_CHUNKS].alloc;
+  uint64_t run = 0;
+  for (unsigned i = GM_CHUNK_PAGES; i-- > 0;) {
+    run = b[i / 64] >> (i % 64) & 1 ? 0 : run + 1;
+    if (run == npages)
+      return ((uint64_t)node << CHUNK_LOG_PAGES) + i;
+  }
+  gm_fatal("pagealloc: chunk summary promises a run the bitmap lacks",
+           (void *)(node << GM_CHUNK_SHIFT), "corrupt page allocator");
+}
+
 /* ---- allocating and freeing --------------------------------------------------- */
 
 /* Is [base, base + npages pages) a page-aligned range below 2^48? */
@@ -429,6 +481,21 @@ uintptr_t gm_pagealloc_alloc(gm_pagealloc_t *pa, size_t npages, size_t *scav) {
     ff = pg + npages;
   if (ff << GM_PAGE_SHIFT > pa->search_addr)
     pa->search_addr = ff << GM_PAGE_SHIFT;
+  return pg << GM_PAGE_SHIFT;
+}
+
+uintptr_t gm_pagealloc_alloc_high(gm_pagealloc_t *pa, size_t npages, size_t *scav) {
+  if (scav)
+    *scav = 0;
+  if (npages == 0 || npages > pa->free_pages)
+    return 0;
+  uint64_t pg = find_high(pa, npages);
+  if (pg == PA_NONE)
+    return 0;
+  /* The search address stays valid: allocating never frees anything below it. */
+  size_t s = alloc_range(pa, pg, npages);
+  if (scav)
+    *scav = s;
   return pg << GM_PAGE_SHIFT;
 }
 

@@ -66,6 +66,10 @@ bool gm_pagealloc_grow(gm_pagealloc_t *pa, uintptr_t base, size_t npages);
  * happen to be adjacent. */
 uintptr_t gm_pagealloc_alloc(gm_pagealloc_t *pa, size_t npages, size_t *scav);
 
+/* Highest-address placement of npages free pages: the top of the highest
+ * free run that holds them. Otherwise as gm_pagealloc_alloc. */
+uintptr_t gm_pagealloc_alloc_high(gm_pagealloc_t *pa, size_t npages, size_t *scav);
+
 /* Allocate exactly [base, base + npages*8192) if all of it is grown and
  * free; false (nothing changed) otherwise. */
 bool gm_pagealloc_alloc_at(gm_pagealloc_t *pa, uintptr_t base, size_t npages, size_t *scav);

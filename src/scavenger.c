@@ -3,16 +3,29 @@
  * What is released. Free pages of the page heap (pages the page allocator
  * has free but still backed), highest addresses first: allocation is
  * lowest-address-first, so the top of the heap is the cold end and the
- * heap stays compact. And the whole free OS pages inside spans that have
- * sat on an mcentral partial list for half a second or more: random survivors
- * pin partly used spans, and for classes of a few KiB most of such a span
- * can still go back. Released pages read as zero (MADV_DONTNEED), so
- * reusing them needs no clearing: the page allocator reports them as
- * scavenged and calloc skips the memset.
+ * heap stays compact. And the whole free OS pages inside partial spans
+ * that have gone half a second without a free: random survivors pin partly
+ * used spans, and for classes of a few hundred bytes and up much of such a
+ * span can still go back, 4 KiB at a time. Released pages read as zero
+ * (MADV_DONTNEED), so reusing them needs no clearing: the page allocator
+ * reports them as scavenged and calloc skips the memset. (Pages released
+ * inside a span are not tracked per slot: the span's needzero stays set
+ * and calloc clears such a slot although it reads as zero; correct, if
+ * not free.)
+ *
+ * In what order. Span interiors first, when they are due: their pages can
+ * only be reused by their own size class, while free heap pages are the
+ * first thing any growth reuses, so span pages are the ones a later phase
+ * of the program is least likely to fault straight back in. A span whose
+ * free pages were released is also put behind the partial spans whose free
+ * slots are still resident, so that its class fills resident holes first
+ * (mcentral.h). Releasing inside spans costs a madvise per run of a page
+ * or two, about ten times the cost per byte of releasing heap pages, which
+ * is why each span is looked at only once its frees have stopped.
  *
  * How much. Like Go, we keep a retained target: the peak of memory in use
- * by spans over the last half second, plus a margin (10% by default, Go's
- * retainExtraPercent). Memory below the target is kept, so a program that
+ * by spans over the last half second (less the pages released inside
+ * them), plus a margin (10% by default, Go's retainExtraPercent). Memory below the target is kept, so a program that
  * repeatedly allocates and frees a big buffer reuses resident pages
  * instead of faulting them in again (this is where eager releasers are
  * slow); memory above it is released. GOMALLOC_RETAIN_MAX adds a hard
@@ -23,9 +36,10 @@
  * program whose threads all sleep must still come back, and work done on
  * allocation slow paths would never run then. It wakes every 100 ms and
  * is paced by a token bucket: it earns 1% of a core of work time and may
- * spend it in bursts of up to 200 ms, so it costs about 1% of one core on
- * average, yet a large drop in the heap goes back within a second or two
- * (releasing costs about 80 us per MiB here). Heap-lock hold times stay
+ * spend it in bursts of up to 200 ms (of its own CPU time), so it costs
+ * about 1% of one core on average, yet a large drop in the heap goes back
+ * within a second or two (releasing free heap pages costs about 80-250 us
+ * per MiB here, span interiors about 1 ms per MiB). Heap-lock hold times stay
  * short: pages are released a few MiB at a time.
  *
  * Huge pages. We leave transparent huge pages to the kernel's default and
@@ -33,7 +47,8 @@
  * and only above the recent peak, means the dense, hot bottom of the heap
  * is not carved up to release a page here and there; a chunk is released
  * only when the whole heap has shrunk well below what it recently used.
- * Go's extra rule of skipping chunks that were dense in the last cycle
+ * Releases inside cold partial spans do split huge pages, but only where a
+ * span has sat half a second with most of its slots free. Go's extra rule of skipping chunks that were dense in the last cycle
  * is not implemented. */
 #include "scavenger.h"
 
@@ -87,9 +102,14 @@ void gm_scavenger_read_options(void) {
     gm_scav_options.retain_max = parse_size(v);
 }
 
+/* The work budget is counted in this thread's CPU time, not wall time: on
+ * a busy machine the thread is preempted in the middle of a release, and
+ * charging that wait to the budget starved the scavenger for seconds after
+ * one unlucky tick. The madvise calls run on this thread, so their kernel
+ * time is counted. */
 static uint64_t now_ns(void) {
   struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
   return (uint64_t)t.tv_sec * 1000000000ULL + (uint64_t)t.tv_nsec;
 }
 
@@ -105,37 +125,64 @@ static size_t retained_locked(void) {
   return r > spans ? r - spans : 0;
 }
 
+/* Memory in use by spans, less the free slots released inside them: the
+ * target must not count released pages as in use, or every byte released
+ * inside a span would let a byte of free pages stay resident instead. */
 static size_t inuse_locked(void) {
-  return (gm_heap.small_pages + gm_heap.large_pages) << GM_PAGE_SHIFT;
+  size_t n = (gm_heap.small_pages + gm_heap.large_pages) << GM_PAGE_SHIFT;
+  size_t spans = gm_load_relaxed(&gm_scav_span_bytes);
+  return n > spans ? n - spans : 0;
+}
+
+/* Is any of slots [i0, i1] of s allocated? After a sweep (freeindex 0)
+ * alloc_bits alone say so; a slot whose remote free is still pending counts
+ * as allocated, which only makes us keep a page. */
+static bool slots_allocated(gm_mspan_t *s, size_t i0, size_t i1) {
+  for (size_t w = i0 / 64; w <= i1 / 64; w++) {
+    uint64_t m = ~0ULL;
+    if (w == i0 / 64)
+      m &= ~0ULL << (i0 % 64);
+    if (w == i1 / 64 && i1 % 64 != 63)
+      m &= (1ULL << (i1 % 64 + 1)) - 1;
+    if (*gm_span_abits(s, w) & m)
+      return true;
+  }
+  return false;
 }
 
 size_t gm_scavenge_span_locked(gm_mspan_t *s) {
-  if (s->released)
-    return 0;
   size_t ps = gm_sys_page_size();
-  size_t n = s->nelems, released = 0, i = 0;
-  while (i < n) {
-    /* A slot is free if not allocated, or freed by a remote free that no
-     * sweep has folded in yet (its owner is done with it either way). */
-#define SLOT_FREE(k)                                                                               \
-  (!((*gm_span_abits(s, (k) / 64) & ~gm_load_relaxed(gm_span_rfree(s, (k) / 64))) >> ((k) % 64) & 1))
-    while (i < n && !SLOT_FREE(i))
-      i++;
-    size_t start = i;
-    while (i < n && SLOT_FREE(i))
-      i++;
-#undef SLOT_FREE
-    if (i == start)
-      break;
-    uintptr_t lo = GM_ALIGN_UP(s->base + start * s->elemsize, ps);
-    uintptr_t hi = GM_ALIGN_DOWN(s->base + i * s->elemsize, ps);
-    if (hi > lo) {
-      gm_sys_unused((void *)lo, hi - lo);
-      released += hi - lo;
+  size_t bytes = s->npages << GM_PAGE_SHIFT, np = bytes / ps;
+  size_t objs = (size_t)s->nelems * s->elemsize; /* past this: tail, never used */
+  if (np == 0 || np > 31) {
+    s->released_mask |= GM_SPAN_SCANNED; /* smaller than an OS page, or too many for the mask */
+    return 0;
+  }
+  uint32_t mask = s->released_mask;
+  size_t released = 0, run = 0;
+  /* Pages not yet released that hold no allocated slot, in runs: one
+   * madvise per run (p == np flushes the last one). */
+  for (size_t p = 0; p <= np; p++) {
+    bool take = false;
+    if (p < np && !(mask >> p & 1)) {
+      size_t lo = p * ps, hi = lo + ps;
+      take = lo >= objs ||
+             !slots_allocated(s, lo / s->elemsize, ((hi < objs ? hi : objs) - 1) / s->elemsize);
+    }
+    if (take) {
+      run++;
+      continue;
+    }
+    if (run) {
+      gm_sys_unused((void *)(s->base + (p - run) * ps), run * ps);
+      released += run * ps;
+      mask |= ((1u << run) - 1) << (p - run);
+      run = 0;
     }
   }
+  s->released_mask = mask | GM_SPAN_SCANNED;
   if (released) {
-    s->released = (uint32_t)released;
+    s->released += (uint32_t)released;
     gm_fetch_add_relaxed(&gm_scav_span_bytes, released);
   }
   return released;
@@ -146,24 +193,91 @@ void gm_scavenge_span_reused(gm_mspan_t *s) {
     gm_fetch_sub_relaxed(&gm_scav_span_bytes, (size_t)s->released);
     s->released = 0;
   }
+  s->released_mask = 0;
 }
 
-/* Release free slots of cold partial spans (all of them if force). */
+/* Release the free OS pages of the cold partial spans of one mcentral (all
+ * partial spans if force). A span is cold when it has been on its list, with
+ * no new frees, for COLD_TICKS: a span found with frees pending is swept
+ * (we hold its mcentral lock, so we may), which folds them in so that
+ * "frees pending" later means "changed since we looked", and its age starts
+ * again. Its pages are released once the frees have stopped, and looked at
+ * again only after more frees, so a phase of frees that lasts longer than
+ * the cold age costs a sweep per span per pass, not a madvise for every
+ * page or two freed. A span the sweep finds empty goes back to the heap
+ * (nobody else would notice before gm_release); one with released pages
+ * moves to partial_released, behind the spans whose free slots are still
+ * resident (mcentral.h). */
+static size_t scavenge_central(gm_mcentral_t *mc, bool force, uint32_t epoch) {
+  size_t total = 0;
+  gm_mspan_t *dead = NULL;
+  gm_lock(&mc->lock);
+  gm_spanlist_t *lists[2] = {&mc->partial, &mc->partial_released};
+  for (int li = 0; li < 2; li++) {
+    gm_mspan_t *next;
+    for (gm_mspan_t *s = lists[li]->head; s; s = next) {
+      next = s->next;
+      if (!force && epoch - s->partial_epoch < COLD_TICKS)
+        continue;
+      bool frees = gm_span_has_frees(s);
+      if (!force && (s->released_mask & GM_SPAN_SCANNED) && !frees)
+        continue; /* nothing new since we looked */
+      if (frees && gm_span_sweep(s) == s->nelems) {
+        gm_spanlist_remove(lists[li], s);
+        gm_store_seqcst(&s->state, (uint8_t)GM_SPAN_DEAD);
+        s->next = dead;
+        dead = s;
+        continue;
+      }
+      if (!force && frees) {
+        /* Frees are still arriving: look again once they have stopped for
+         * the cold age, rather than madvising a page or two every pass. */
+        s->partial_epoch = epoch;
+        s->released_mask &= ~GM_SPAN_SCANNED;
+        continue;
+      }
+      size_t n = gm_scavenge_span_locked(s);
+      if (n && li == 0) {
+        uint32_t m = s->released_mask;
+        gm_spanlist_remove(&mc->partial, s);
+        gm_spanlist_push(&mc->partial_released, s);
+        s->released_mask = m; /* push cleared the scanned flag */
+      }
+      total += n;
+    }
+  }
+  gm_unlock(&mc->lock);
+  while (dead) {
+    gm_mspan_t *next = dead->next;
+    gm_mheap_free_span(dead);
+    dead = next;
+  }
+  return total;
+}
+
+/* Release free slots of cold partial spans (all of them if force). A pass
+ * cut short by the deadline resumes at the class where it stopped, so the
+ * last classes are not starved. Only the scavenger thread uses the cursor
+ * (force passes start from 0 and leave it alone). */
 static size_t scavenge_spans(bool force, uint64_t deadline) {
+  static unsigned cursor;
   size_t total = 0;
   uint32_t epoch = gm_load_relaxed(&gm_scav_epoch);
-  for (unsigned i = 0; i < GM_NUM_SPAN_CLASSES; i++) {
+  unsigned first = force ? 0 : cursor;
+  for (unsigned k = 0; k < GM_NUM_SPAN_CLASSES; k++) {
+    unsigned i = (first + k) % GM_NUM_SPAN_CLASSES;
     gm_mcentral_t *mc = &gm_central[i];
-    if (!gm_load_relaxed(&mc->partial.n))
+    if (!gm_load_relaxed(&mc->partial.n) && !gm_load_relaxed(&mc->partial_released.n))
       continue;
-    gm_lock(&mc->lock);
-    for (gm_mspan_t *s = mc->partial.head; s; s = s->next)
-      if (!s->released && (force || epoch - s->partial_epoch >= COLD_TICKS))
-        total += gm_scavenge_span_locked(s);
-    gm_unlock(&mc->lock);
-    if (deadline && now_ns() > deadline)
-      break;
+    total += scavenge_central(mc, force, epoch);
+    if (deadline && now_ns() > deadline) {
+      if (!force)
+        cursor = (i + 1) % GM_NUM_SPAN_CLASSES;
+      return total;
+    }
   }
+  if (!force)
+    cursor = 0;
   return total;
 }
 
@@ -228,14 +342,20 @@ static void *scavenger_main(void *arg) {
     if (credit == 0)
       continue;
     uint64_t t0 = now_ns(), deadline = t0 + credit;
-    if (retained > target + (1u << 20))
-      scavenge_heap(retained - target, deadline);
-    /* Caches of threads idle for two rounds, then cold partial spans,
-     * twice a second. */
-    if (tick % COLD_TICKS == 0 && now_ns() < deadline) {
+    /* Caches of threads idle for two rounds, then cold partial spans
+     * first, twice a second: their free pages can only be reused by their
+     * own size class, so they are the memory least likely to be needed
+     * again soon, whereas free heap pages are the first any growth reuses.
+     * Then free heap pages above the target. */
+    if (tick % COLD_TICKS == 0) {
       gm_mcache_reclaim_idle(false);
       scavenge_spans(false, deadline);
+      gm_lock(&gm_heap.lock);
+      retained = retained_locked();
+      gm_unlock(&gm_heap.lock);
     }
+    if (retained > target + (1u << 20) && now_ns() < deadline)
+      scavenge_heap(retained - target, deadline);
     uint64_t spent = now_ns() - t0;
     credit = spent < credit ? credit - spent : 0;
   }

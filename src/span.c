@@ -23,6 +23,7 @@ void gm_span_init(gm_mspan_t *s, uintptr_t base, size_t npages, gm_spanclass_t s
   s->sweepgen = 0;
   s->partial_epoch = 0;
   s->released = 0;
+  s->released_mask = 0;
   s->alloc_count = 0;
   s->local_nfreed = 0;
   s->needzero = 0;

@@ -41,6 +41,10 @@ enum {
   GM_SPAN_LARGE = 4,  /* one large object (size class 0) */
 };
 
+/* released_mask flag: the scavenger looked at this partial span since it
+ * joined its list (see scavenger.c). */
+#define GM_SPAN_SCANNED 0x80000000u
+
 typedef struct gm_mspan gm_mspan_t;
 struct gm_mspan {
   /* -- hot: read by the owner's malloc fast path ------------------------- */
@@ -70,6 +74,7 @@ struct gm_mspan {
   uint32_t bucket;         /* metadata size bucket (mheap.c) */
   uint32_t partial_epoch;  /* scavenger epoch when put on a partial list */
   uint32_t released;       /* bytes of free slots released to the OS */
+  uint32_t released_mask;  /* OS pages released (bit i = page i), GM_SPAN_SCANNED */
 #if GM_DEBUG
   size_t dbg_size;   /* large: the requested size (debugheap.c) */
   uint32_t dbg_off;  /* large: the block's offset from base */

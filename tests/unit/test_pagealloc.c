@@ -599,6 +599,17 @@ static size_t model_find(size_t n) {
   return SIZE_MAX;
 }
 
+/* Highest fit: the top of the highest free run of n pages or more. */
+static size_t model_find_high(size_t n) {
+  size_t run = 0;
+  for (size_t i = M_PAGES; i-- > 0;) {
+    run = m_free[i] ? run + 1 : 0;
+    if (run == n)
+      return i;
+  }
+  return SIZE_MAX;
+}
+
 static size_t model_take(size_t p, size_t n) {
   size_t scav = 0;
   for (size_t i = p; i < p + n; i++) {
@@ -694,21 +705,24 @@ static bool t_model(void) {
   CHECK_PA(pa);
 
   const int ops = 300000;
-  size_t n_alloc = 0, n_fail = 0, n_at = 0, n_scav = 0;
+  size_t n_alloc = 0, n_fail = 0, n_at = 0, n_scav = 0, n_high = 0;
   for (int op = 0; op < ops; op++) {
     unsigned r = (unsigned)rnd_below(100);
     bool full = m_nfree * 4 < m_total; /* more than 75% in use: lean to freeing */
     if (r < (full ? 35u : 50u)) {
       size_t n = model_size(), scav = 7;
-      size_t want = model_find(n);
-      uintptr_t got = gm_pagealloc_alloc(pa, n, &scav);
+      bool high = rnd_below(4) == 0; /* a quarter highest fit */
+      size_t want = high ? model_find_high(n) : model_find(n);
+      uintptr_t got = high ? gm_pagealloc_alloc_high(pa, n, &scav) : gm_pagealloc_alloc(pa, n, &scav);
+      n_high += high && got;
       if (want == SIZE_MAX) {
         if (got != 0)
           FAILF("op %d: alloc(%zu) = 0x%lx, model has no fit", op, n, (unsigned long)got);
         n_fail++;
       } else {
         if (got != M_BASE + want * P)
-          FAILF("op %d: alloc(%zu) = 0x%lx, model says 0x%lx", op, n, (unsigned long)got,
+          FAILF("op %d: alloc%s(%zu) = 0x%lx, model says 0x%lx", op, high ? "_high" : "", n,
+                (unsigned long)got,
                 (unsigned long)(M_BASE + want * P));
         size_t ws = model_take(want, n);
         if (scav != ws)
@@ -809,8 +823,9 @@ static bool t_model(void) {
         FAILF("op %d: bitmaps differ from the model (%zu pages, %zu chunks)", op, c.bad, c.chunks);
     }
   }
-  printf("     model: %d ops, %zu allocs (%zu no fit), %zu alloc_at, %zu scavenges\n", ops, n_alloc,
-         n_fail, n_at, n_scav);
+  printf("     model: %d ops, %zu allocs (%zu highest fit, %zu no fit), %zu alloc_at, %zu "
+         "scavenges\n",
+         ops, n_alloc, n_high, n_fail, n_at, n_scav);
   return true;
 }
 
