@@ -129,20 +129,15 @@ static size_t small_size(const unsigned char *p, size_t slot) {
 
 static bool guards_possible(void) { return gm_sys_page_size() <= GM_PAGE_SIZE; }
 
-static void *large_block(size_t n, size_t align) {
-  size_t a = align < 16 ? 16 : align;
+/* Lay out large span s for a block of n bytes: the block ends at the
+ * guard page (its last page, if guard) unless alignment a is bigger than a
+ * page; canaries before and after it. Returns the block. */
+static unsigned char *large_layout(gm_mspan_t *s, size_t n, size_t a, bool guard) {
+  unsigned char *base = (unsigned char *)s->base;
   size_t body = n ? n : 1;
   if (a <= GM_PAGE_SIZE)
     body = GM_ALIGN_UP(body, a);
-  bool guard = guards_possible();
-  size_t npages = ((body + GM_PAGE_MASK) >> GM_PAGE_SHIFT) + (guard ? 1 : 0);
-  size_t align_pages = a > GM_PAGE_SIZE ? a >> GM_PAGE_SHIFT : 1;
-  unsigned char *base = gm_malloc_large(npages << GM_PAGE_SHIFT, align_pages);
-  if (!base)
-    return NULL;
-  gm_mspan_t *s = gm_span_of((uintptr_t)base);
-  size_t room = (npages - (guard ? 1 : 0)) << GM_PAGE_SHIFT; /* bytes before the guard */
-  /* End at the guard unless the alignment is bigger than a page. */
+  size_t room = (s->npages - (guard ? 1 : 0)) << GM_PAGE_SHIFT; /* bytes before the guard */
   size_t off = a <= GM_PAGE_SIZE ? room - body : 0;
   unsigned char *p = base + off;
   memset(base, GM_DBG_CANARY_BYTE, off);
@@ -156,7 +151,25 @@ static void *large_block(size_t n, size_t align) {
   return p;
 }
 
-static void *large_release(gm_mspan_t *s, unsigned char *p) {
+static size_t large_pages(size_t n, size_t a, bool guard) {
+  size_t body = n ? n : 1;
+  if (a <= GM_PAGE_SIZE)
+    body = GM_ALIGN_UP(body, a);
+  return ((body + GM_PAGE_MASK) >> GM_PAGE_SHIFT) + (guard ? 1 : 0);
+}
+
+static void *large_block(size_t n, size_t align) {
+  size_t a = align < 16 ? 16 : align;
+  bool guard = guards_possible();
+  size_t align_pages = a > GM_PAGE_SIZE ? a >> GM_PAGE_SHIFT : 1;
+  unsigned char *base = gm_malloc_large(large_pages(n, a, guard) << GM_PAGE_SHIFT, align_pages);
+  if (!base)
+    return NULL;
+  return large_layout(gm_span_of((uintptr_t)base), n, a, guard);
+}
+
+/* Check a large block's canaries. */
+static void large_check(gm_mspan_t *s, unsigned char *p) {
   unsigned char *base = (unsigned char *)s->base;
   size_t n = s->dbg_size, off = s->dbg_off;
   size_t room = (s->npages - (s->dbg_guard ? 1 : 0)) << GM_PAGE_SHIFT;
@@ -169,10 +182,21 @@ static void *large_release(gm_mspan_t *s, unsigned char *p) {
   bad = first_not(p + n, tail, GM_DBG_CANARY_BYTE);
   if (bad < tail)
     overflow(p, n, n + bad);
-  if (s->dbg_guard == 2 && mprotect(base + room, GM_PAGE_SIZE, PROT_READ | PROT_WRITE) != 0)
-    gm_fatal("cannot unprotect guard page", base + room, "mprotect failed");
+}
+
+static void guard_off(gm_mspan_t *s) {
+  unsigned char *g = (unsigned char *)s->base + ((s->npages - 1) << GM_PAGE_SHIFT);
+  if (s->dbg_guard == 2 && mprotect(g, GM_PAGE_SIZE, PROT_READ | PROT_WRITE) != 0)
+    gm_fatal("cannot unprotect guard page", g, "mprotect failed");
+  if (s->dbg_guard)
+    s->dbg_guard = 1;
+}
+
+static void *large_release(gm_mspan_t *s, unsigned char *p) {
+  large_check(s, p);
+  guard_off(s);
   s->dbg_guard = 0;
-  return base;
+  return (void *)s->base;
 }
 
 /* ---- the hooks --------------------------------------------------------- */
@@ -219,19 +243,43 @@ void *gm_dbg_free_prepare(void *p) {
   return p;
 }
 
-bool gm_dbg_resize_in_place(gm_mspan_t *s, void *p, size_t size) {
-  if (gm_load_relaxed(&s->state) == GM_SPAN_LARGE)
-    return size == s->dbg_size; /* it ends at its guard page: else move */
+void *gm_dbg_resize_in_place(gm_mspan_t *s, void *p, size_t size) {
   unsigned char *b = p;
+  if (gm_load_relaxed(&s->state) == GM_SPAN_LARGE) {
+    size_t n = s->dbg_size;
+    if (size == n)
+      return p;
+    if (size < n || size > GM_MAX_ALLOC)
+      return NULL; /* shrinking moves: it needs no more memory */
+    /* Grow in place, as release builds do (a block growing by steps under
+     * an address-space limit must not need two copies): extend the pages,
+     * then slide the block up so that it ends at the new guard page. */
+    large_check(s, b);
+    bool guard = s->dbg_guard != 0;
+    size_t npages = large_pages(size, 16, guard);
+    if (npages > s->npages) {
+      guard_off(s);
+      if (!gm_mheap_grow_span(s, npages)) {
+        large_layout(s, n, 16, guard); /* as it was; protects again */
+        return NULL;
+      }
+    } else {
+      guard_off(s);
+    }
+    unsigned char *q = (unsigned char *)s->base + ((s->npages - (guard ? 1 : 0)) << GM_PAGE_SHIFT) -
+                       GM_ALIGN_UP(size, 16);
+    memmove(q, b, n);
+    return large_layout(s, size, 16, guard);
+  }
   size_t slot = s->elemsize, n = small_check(s, b);
   if (size > slot - GM_DBG_TRAILER ||
       gm_size_to_class_aligned(size + GM_DBG_TRAILER, 16) != gm_spanclass_sizeclass(s->spanclass))
-    return false;
+    return NULL;
   /* Same class: redraw the canaries for the new size. */
   if (size > n)
     memset(b + n, GM_DBG_CANARY_BYTE, size - n);
   small_block_trailer(b, slot, size);
-  return true;
+  return p;
 }
 
 size_t gm_dbg_size(gm_mspan_t *s, const void *p) {

@@ -37,9 +37,11 @@ void *gm_dbg_malloc(size_t size, size_t align);
 /* free's first step: validate p (aborting on bad pointers), check its
  * canaries, fill it; returns the raw block for the release free path. */
 void *gm_dbg_free_prepare(void *p);
-/* realloc of live block p in span s to size without moving it, if its
- * class allows (checking its canaries either way). */
-bool gm_dbg_resize_in_place(gm_mspan_t *s, void *p, size_t size);
+/* realloc of live block p in span s to size without a new block, if its
+ * class or the pages after it allow (checking its canaries either way).
+ * Returns the block (a large one slides up to its new guard page), or
+ * NULL if it must move. */
+void *gm_dbg_resize_in_place(gm_mspan_t *s, void *p, size_t size);
 /* The requested size of the live block p in span s. */
 size_t gm_dbg_size(gm_mspan_t *s, const void *p);
 /* The user pointer of large span s. */

@@ -260,10 +260,11 @@ GM_API void *gm_realloc(void *p, size_t size) {
   gm_mspan_t *s = gm_live_span(p, "realloc");
 #if GM_DEBUG
   {
-    /* Small blocks stay in place within their class, as in release
-     * builds; large ones move (they end at their guard page). */
-    if (gm_dbg_resize_in_place(s, p, size))
-      return p;
+    /* In place within a small block's class, or over free pages after a
+     * large block, as in release builds; otherwise move. */
+    void *r = gm_dbg_resize_in_place(s, p, size);
+    if (r)
+      return r;
     size_t n = gm_dbg_size(s, p);
     void *q = gm_dbg_malloc(size, 0);
     if (q) {
