@@ -184,6 +184,12 @@ static void large_check(gm_mspan_t *s, unsigned char *p) {
     overflow(p, n, n + bad);
 }
 
+static void guard_on(gm_mspan_t *s) {
+  unsigned char *g = (unsigned char *)s->base + ((s->npages - 1) << GM_PAGE_SHIFT);
+  if (s->dbg_guard == 1 && mprotect(g, GM_PAGE_SIZE, PROT_NONE) == 0)
+    s->dbg_guard = 2;
+}
+
 static void guard_off(gm_mspan_t *s) {
   unsigned char *g = (unsigned char *)s->base + ((s->npages - 1) << GM_PAGE_SHIFT);
   if (s->dbg_guard == 2 && mprotect(g, GM_PAGE_SIZE, PROT_READ | PROT_WRITE) != 0)
@@ -260,7 +266,7 @@ void *gm_dbg_resize_in_place(gm_mspan_t *s, void *p, size_t size) {
     if (npages > s->npages) {
       guard_off(s);
       if (!gm_mheap_grow_span(s, npages)) {
-        large_layout(s, n, 16, guard); /* as it was; protects again */
+        guard_on(s); /* the layout is unchanged */
         return NULL;
       }
     } else {
