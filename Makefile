@@ -25,8 +25,12 @@ configure:
 build: configure
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
+# TSan's deadlock detector cannot track the census, which holds every
+# central lock at once (136); races are still reported.
+TEST_ENV := $(if $(filter thread,$(SAN)),TSAN_OPTIONS="detect_deadlocks=0 $(TSAN_OPTIONS)")
+
 test: build
-	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+	cd $(BUILD_DIR) && $(TEST_ENV) ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
 
 bench: build
 	@if [ -x bench/run.sh ]; then bench/run.sh $(BUILD_DIR); \
