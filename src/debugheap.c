@@ -129,14 +129,20 @@ static size_t small_size(const unsigned char *p, size_t slot) {
 
 static bool guards_possible(void) { return gm_sys_page_size() <= GM_PAGE_SIZE; }
 
+/* Bytes from a large block's start to its guard page: n rounded up to
+ * the alignment a, so that the block ends at the guard (when a is at most
+ * a page; bigger alignments start the block at the span's base). */
+static size_t large_body(size_t n, size_t a) {
+  size_t body = n ? n : 1;
+  return a <= GM_PAGE_SIZE ? GM_ALIGN_UP(body, a) : body;
+}
+
 /* Lay out large span s for a block of n bytes: the block ends at the
  * guard page (its last page, if guard) unless alignment a is bigger than a
  * page; canaries before and after it. Returns the block. */
 static unsigned char *large_layout(gm_mspan_t *s, size_t n, size_t a, bool guard) {
   unsigned char *base = (unsigned char *)s->base;
-  size_t body = n ? n : 1;
-  if (a <= GM_PAGE_SIZE)
-    body = GM_ALIGN_UP(body, a);
+  size_t body = large_body(n, a);
   size_t room = (s->npages - (guard ? 1 : 0)) << GM_PAGE_SHIFT; /* bytes before the guard */
   size_t off = a <= GM_PAGE_SIZE ? room - body : 0;
   unsigned char *p = base + off;
@@ -152,10 +158,7 @@ static unsigned char *large_layout(gm_mspan_t *s, size_t n, size_t a, bool guard
 }
 
 static size_t large_pages(size_t n, size_t a, bool guard) {
-  size_t body = n ? n : 1;
-  if (a <= GM_PAGE_SIZE)
-    body = GM_ALIGN_UP(body, a);
-  return ((body + GM_PAGE_MASK) >> GM_PAGE_SHIFT) + (guard ? 1 : 0);
+  return ((large_body(n, a) + GM_PAGE_MASK) >> GM_PAGE_SHIFT) + (guard ? 1 : 0);
 }
 
 static void *large_block(size_t n, size_t align) {
@@ -273,7 +276,7 @@ void *gm_dbg_resize_in_place(gm_mspan_t *s, void *p, size_t size) {
       guard_off(s);
     }
     unsigned char *q = (unsigned char *)s->base + ((s->npages - (guard ? 1 : 0)) << GM_PAGE_SHIFT) -
-                       GM_ALIGN_UP(size, 16);
+                       large_body(size, 16);
     memmove(q, b, n);
     return large_layout(s, size, 16, guard);
   }

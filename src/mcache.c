@@ -233,24 +233,43 @@ GM_NOINLINE void *gm_mcache_alloc_slow(size_t size) {
   return p;
 }
 
-static void release_all_locked(gm_mcache_t *c) {
+/* Take every span out of c (current and owned), clearing their owner;
+ * returns them linked through next. */
+static gm_mspan_t *detach(gm_mcache_t *c) {
+  gm_mspan_t *list = NULL;
   for (unsigned i = 0; i < GM_NUM_SPAN_CLASSES; i++) {
     gm_mspan_t *s = c->alloc[i];
     if (s != &gm_empty_span) {
-      c->alloc[i] = &gm_empty_span;
-      gm_mcentral_uncache_span(s);
+      gm_store_relaxed(&c->alloc[i], &gm_empty_span);
+      gm_store_relaxed(&s->owner, (struct gm_mcache *)NULL);
+      s->next = list;
+      list = s;
     }
     while ((s = c->owned[i]) != NULL) {
       owned_remove(c, (gm_spanclass_t)i, s);
-      gm_mcentral_uncache_span(s);
+      gm_store_relaxed(&s->owner, (struct gm_mcache *)NULL);
+      s->next = list;
+      list = s;
     }
+  }
+  return list;
+}
+
+/* Hand detached spans back to their mcentrals. */
+static void uncache_list(gm_mspan_t *list) {
+  while (list) {
+    gm_mspan_t *s = list;
+    list = s->next;
+    s->next = s->prev = NULL;
+    gm_mcentral_uncache_span(s);
   }
 }
 
 void gm_mcache_release_all(gm_mcache_t *c) {
   cache_lock(c);
-  release_all_locked(c);
+  gm_mspan_t *list = detach(c);
   cache_unlock(c);
+  uncache_list(list);
 }
 
 /* Reclaim from idle threads. Go's mcaches are per P and are flushed while
@@ -272,33 +291,6 @@ void gm_mcache_release_all(gm_mcache_t *c) {
  * The owner pays two plain stores per malloc and free (gm_busy_enter/exit)
  * and a lock per slow path. Without membarrier (old kernels, some
  * sandboxes) nothing is reclaimed and caches stay bounded only. */
-static gm_mspan_t *detach(gm_mcache_t *c) {
-  gm_mspan_t *list = NULL;
-  for (unsigned i = 0; i < GM_NUM_SPAN_CLASSES; i++) {
-    gm_mspan_t *s = c->alloc[i];
-    if (s != &gm_empty_span) {
-      gm_store_relaxed(&c->alloc[i], &gm_empty_span);
-      gm_store_relaxed(&s->owner, (struct gm_mcache *)NULL);
-      s->next = list;
-      list = s;
-    }
-    while ((s = c->owned[i]) != NULL) {
-      owned_remove(c, (gm_spanclass_t)i, s);
-      gm_store_relaxed(&s->owner, (struct gm_mcache *)NULL);
-      s->next = list;
-      list = s;
-    }
-  }
-  return list;
-}
-
-static bool cache_empty(const gm_mcache_t *c) {
-  for (unsigned i = 0; i < GM_NUM_SPAN_CLASSES; i++)
-    if (c->alloc[i] != &gm_empty_span || c->owned[i])
-      return false;
-  return true;
-}
-
 unsigned gm_mcache_reclaim_idle(bool force) {
   gm_mcache_t *self = gm_tls_mcache;
   unsigned n = 0;
@@ -319,7 +311,7 @@ unsigned gm_mcache_reclaim_idle(bool force) {
       continue;
     if (!cache_trylock(c))
       continue;
-    gm_mspan_t *list = cache_empty(c) ? NULL : detach(c);
+    gm_mspan_t *list = detach(c);
     if (list && !gm_sys_membarrier())
       gm_fatal("membarrier failed", NULL, "it worked before: cannot fence an owner");
     while (list && gm_load_acquire(c->busy))
@@ -327,12 +319,7 @@ unsigned gm_mcache_reclaim_idle(bool force) {
     cache_unlock(c);
     if (list)
       n++;
-    while (list) {
-      gm_mspan_t *s = list;
-      list = s->next;
-      s->next = s->prev = NULL;
-      gm_mcentral_uncache_span(s);
-    }
+    uncache_list(list);
   }
   gm_unlock(&registry_lock);
   return n;

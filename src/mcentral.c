@@ -227,11 +227,7 @@ size_t gm_mcentral_reclaim(gm_mcentral_t *mc) {
     }
   }
   gm_unlock(&mc->lock);
-  while (dead) {
-    gm_mspan_t *next = dead->next;
-    gm_mheap_free_span(dead);
-    dead = next;
-  }
+  gm_mheap_free_spans(dead);
   return n;
 }
 

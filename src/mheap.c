@@ -48,6 +48,22 @@ static size_t free_top_pages(size_t max) {
   return n;
 }
 
+/* Map bytes of the current reservation at its frontier and give them to
+ * the page allocator. Heap lock held. */
+static bool map_frontier_locked(size_t bytes) {
+  gm_mheap_t *h = &gm_heap;
+  if (!gm_sys_map((void *)h->cur_base, bytes))
+    return false;
+  if (!gm_pagealloc_grow(&h->pages, h->cur_base, bytes >> GM_PAGE_SHIFT)) {
+    gm_sys_fault((void *)h->cur_base, bytes);
+    return false;
+  }
+  h->cur_base += bytes;
+  h->mapped_bytes += bytes;
+  gm_scavenger_enforce_limit_locked();
+  return true;
+}
+
 /* Add at least npages of fresh pages to the page allocator (fewer when
  * contiguous is set and free pages already end at the top of the heap, as
  * the new ones will join them). */
@@ -58,8 +74,7 @@ static bool grow_locked(size_t npages, bool contiguous) {
     return false;
   }
   size_t top = contiguous && h->mapped_bytes ? free_top_pages(npages - 1) : 0;
-  size_t need = GM_ALIGN_UP(npages - top, (size_t)GM_CHUNK_PAGES);
-  size_t bytes = need << GM_PAGE_SHIFT;
+  size_t bytes = GM_ALIGN_UP(npages - top, (size_t)GM_CHUNK_PAGES) << GM_PAGE_SHIFT;
   if (h->cur_end - h->cur_base < bytes) {
     /* Reserve room for the whole request: the new region may not continue
      * the free run at the top, and then all of it must fit there. */
@@ -70,10 +85,7 @@ static bool grow_locked(size_t npages, bool contiguous) {
       return false;
     h->reserved_bytes += n;
     if (r != h->cur_end) {
-      need = full >> GM_PAGE_SHIFT;
       bytes = full;
-    }
-    if (r != h->cur_end) {
       /* Not contiguous: hand what is left of the old region to the page
        * allocator first (Go does the same), then switch regions. */
       size_t left = h->cur_end - h->cur_base;
@@ -84,16 +96,7 @@ static bool grow_locked(size_t npages, bool contiguous) {
     }
     h->cur_end = r + n;
   }
-  if (!gm_sys_map((void *)h->cur_base, bytes))
-    return false;
-  if (!gm_pagealloc_grow(&h->pages, h->cur_base, need)) {
-    gm_sys_fault((void *)h->cur_base, bytes);
-    return false;
-  }
-  h->cur_base += bytes;
-  h->mapped_bytes += bytes;
-  gm_scavenger_enforce_limit_locked();
-  return true;
+  return map_frontier_locked(bytes);
 }
 
 /* Map more of the current reservation at its frontier (no new reservation)
@@ -108,16 +111,7 @@ static bool extend_top_locked(uintptr_t end, size_t extra) {
   if (gap >= extra || free_top_pages(gap) < gap)
     return false;
   size_t bytes = GM_ALIGN_UP(extra - gap, (size_t)GM_CHUNK_PAGES) << GM_PAGE_SHIFT;
-  if (h->cur_end - h->cur_base < bytes || !gm_sys_map((void *)h->cur_base, bytes))
-    return false;
-  if (!gm_pagealloc_grow(&h->pages, h->cur_base, bytes >> GM_PAGE_SHIFT)) {
-    gm_sys_fault((void *)h->cur_base, bytes);
-    return false;
-  }
-  h->cur_base += bytes;
-  h->mapped_bytes += bytes;
-  gm_scavenger_enforce_limit_locked();
-  return true;
+  return h->cur_end - h->cur_base >= bytes && map_frontier_locked(bytes);
 }
 
 /* Blocks of at least this many pages (1 MiB) are placed at the top of the
@@ -204,6 +198,14 @@ gm_mspan_t *gm_mheap_alloc_span(size_t npages, gm_spanclass_t spc, size_t align_
 #endif
   gm_unlock(&h->lock);
   return s;
+}
+
+void gm_mheap_free_spans(gm_mspan_t *list) {
+  while (list) {
+    gm_mspan_t *next = list->next;
+    gm_mheap_free_span(list);
+    list = next;
+  }
 }
 
 void gm_mheap_free_span(gm_mspan_t *s) {

@@ -43,6 +43,9 @@ gm_mspan_t *gm_mheap_alloc_span(size_t npages, gm_spanclass_t spc, size_t align_
 
 /* Give a span's pages back (they stay backed until scavenged). */
 void gm_mheap_free_span(gm_mspan_t *s);
+/* Free every span of a list linked through next (dead spans collected
+ * under another lock). */
+void gm_mheap_free_spans(gm_mspan_t *list);
 
 /* Large-object realloc in place: extend s to new_npages if the pages after
  * it are free, or shrink it, freeing its tail. */

@@ -247,11 +247,7 @@ static size_t scavenge_central(gm_mcentral_t *mc, bool force, uint32_t epoch) {
     }
   }
   gm_unlock(&mc->lock);
-  while (dead) {
-    gm_mspan_t *next = dead->next;
-    gm_mheap_free_span(dead);
-    dead = next;
-  }
+  gm_mheap_free_spans(dead);
   return total;
 }
 

@@ -63,14 +63,9 @@ static int child_overflow_realloc(size_t n, size_t by) {
   return 0;
 }
 
-/* Write into a freed block, then allocate its size until the slot comes
+/* Write into freed block p, then allocate its size until the slot comes
  * back: the malloc that would hand it out must abort. */
-static int child_uaf(size_t n, size_t at) {
-  unsigned char *p = T_malloc(n);
-  if (!p)
-    return 3;
-  announce(p);
-  T_free(p);
+static int damage_and_reuse(unsigned char *p, size_t n, size_t at) {
   volatile unsigned char *v = opaque_ptr(p);
   v[at] = 0x41;
   static void *keep[200000];
@@ -83,6 +78,15 @@ static int child_uaf(size_t n, size_t at) {
   }
   printf("NEVER REUSED\n");
   return 0;
+}
+
+static int child_uaf(size_t n, size_t at) {
+  unsigned char *p = T_malloc(n);
+  if (!p)
+    return 3;
+  announce(p);
+  T_free(p);
+  return damage_and_reuse(p, n, at);
 }
 
 /* The same, freed by another thread. */
@@ -99,18 +103,7 @@ static int child_uaf_remote(size_t n, size_t at) {
   if (pthread_create(&t, NULL, free_it, p) != 0)
     return 3;
   pthread_join(t, NULL);
-  volatile unsigned char *v = opaque_ptr(p);
-  v[at] = 0x41;
-  static void *keep[200000];
-  for (int i = 0; i < 200000; i++) {
-    keep[i] = T_malloc(n);
-    if (keep[i] == (void *)p) {
-      returned("malloc handing out the damaged slot");
-      return 0;
-    }
-  }
-  printf("NEVER REUSED\n");
-  return 0;
+  return damage_and_reuse(p, n, at);
 }
 
 static int child_guard(size_t n) {

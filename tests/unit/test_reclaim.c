@@ -80,41 +80,33 @@ enum { IDLE_BLOCKS = 40000 };
 static void *blocks[IDLE_BLOCKS];
 static int idle_ok = 1;
 
-static void *idle_thread(void *arg) {
-  (void)arg;
-  /* Many classes, several spans of each, all freed by this thread. */
-  for (int round = 0; round < 2; round++) {
-    for (int i = 0; i < IDLE_BLOCKS; i++) {
-      size_t n = 8 + (size_t)(i % 67) * 37;
-      blocks[i] = gm_malloc(n);
-      if (!blocks[i]) {
-        idle_ok = 0;
-        return NULL;
-      }
-      fill(blocks[i], n);
-    }
-    for (int i = 0; i < IDLE_BLOCKS; i++) {
-      if (!check(blocks[i], 8 + (size_t)(i % 67) * 37))
-        idle_ok = 0;
-      gm_free(blocks[i]);
-    }
-  }
-  set_phase(1);
-  wait_phase(2); /* idle, alive */
+static size_t idle_size(int i) { return 8 + (size_t)(i % 67) * 37; }
+
+/* Allocate and fill every block (many classes, several spans of each),
+ * then check and free them all from this thread. */
+static void fill_and_free_all(void) {
   for (int i = 0; i < IDLE_BLOCKS; i++) {
-    size_t n = 8 + (size_t)(i % 67) * 37;
-    blocks[i] = gm_malloc(n);
+    blocks[i] = gm_malloc(idle_size(i));
     if (!blocks[i]) {
       idle_ok = 0;
-      return NULL;
+      return;
     }
-    fill(blocks[i], n);
+    fill(blocks[i], idle_size(i));
   }
   for (int i = 0; i < IDLE_BLOCKS; i++) {
-    if (!check(blocks[i], 8 + (size_t)(i % 67) * 37))
+    if (!check(blocks[i], idle_size(i)))
       idle_ok = 0;
     gm_free(blocks[i]);
   }
+}
+
+static void *idle_thread(void *arg) {
+  (void)arg;
+  fill_and_free_all();
+  fill_and_free_all();
+  set_phase(1);
+  wait_phase(2); /* idle, alive */
+  fill_and_free_all();
   return NULL;
 }
 
