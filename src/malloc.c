@@ -92,6 +92,10 @@ GM_NOINLINE void *gm_malloc_large(size_t size, size_t align_pages) {
     npages = 1;
   gm_mspan_t *s =
       gm_mheap_alloc_span(npages, gm_make_spanclass(0, false), align_pages, GM_SPAN_LARGE, NULL);
+  if (GM_UNLIKELY(!s)) {
+    gm_mcache_oom_release(); /* spans kept by caches, then try again */
+    s = gm_mheap_alloc_span(npages, gm_make_spanclass(0, false), align_pages, GM_SPAN_LARGE, NULL);
+  }
   gm_scavenger_poke();
   return s ? (void *)s->base : NULL;
 }
@@ -406,6 +410,7 @@ GM_API size_t gm_release(void) {
     gm_init();
   gm_thread_flush();
   gm_mcache_reclaim_idle(false); /* threads idle since the last call */
+  gm_mcache_trim(0);             /* every other thread's listed spans */
   for (unsigned i = 0; i < GM_NUM_SPAN_CLASSES; i++)
     gm_mcentral_reclaim(&gm_central[i]);
   return gm_scavenge_all();

@@ -65,8 +65,12 @@ GM_INLINE void gm_free_impl(void *p) {
       return;
     }
     gm_store_relaxed(&wp[1], l | bit);
-    s->local_nfreed++;
+    uint16_t n = (uint16_t)(s->local_nfreed + 1);
+    s->local_nfreed = n;
+    bool notify = n == s->notify_at; /* read while s is surely ours */
     gm_busy_exit();
+    if (GM_UNLIKELY(notify))
+      gm_mcache_notify(s); /* a full span of ours became worth a sweep */
     return;
   }
   gm_busy_exit();

@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stddef.h>
+#include <string.h>
 
 /* A span that is permanently exhausted: its alloc_cache is 0 and refilling
  * it finds nothing, so every empty mcache slot sends malloc to the slow
@@ -55,9 +56,14 @@ static gm_mcache_t *mcache_create(void) {
   if (c) {
     for (unsigned i = 0; i < GM_NUM_SPAN_CLASSES; i++) {
       c->alloc[i] = &gm_empty_span;
-      c->owned[i] = NULL;
-      c->nowned[i] = 0;
+      c->full[i] = c->ready[i] = NULL;
+      c->remote_hint[i] = c->remote_seen[i] = 0;
     }
+    c->trimming = 0;
+    c->trim_epoch = 0;
+    memset(c->counts, 0, sizeof c->counts);
+    memset(c->sample_n, 0, sizeof c->sample_n);
+    memset(c->sample_bytes, 0, sizeof c->sample_bytes);
     c->busy = &gm_tls_busy; /* runs on the owning thread */
     c->lock = 0;
     c->nslow = c->seen_nslow = c->idle_rounds = 0;
@@ -72,8 +78,19 @@ static gm_mcache_t *mcache_create(void) {
   return c;
 }
 
+/* Counters of caches that are gone (registry lock). */
+static uint64_t gone_sample_n[GM_NUM_CLASSES], gone_sample_bytes[GM_NUM_CLASSES];
+
 static void mcache_destroy(gm_mcache_t *c) {
   gm_lock(&registry_lock);
+  for (unsigned i = 0; i < GM_NUM_SPAN_CLASSES; i++) {
+    gm_fetch_add_relaxed(&gm_class_counts[i].nmalloc, c->counts[i].nmalloc);
+    gm_fetch_add_relaxed(&gm_class_counts[i].nfree, c->counts[i].nfree);
+  }
+  for (unsigned i = 0; i < GM_NUM_CLASSES; i++) {
+    gone_sample_n[i] += c->sample_n[i];
+    gone_sample_bytes[i] += c->sample_bytes[i];
+  }
   if (c->prev)
     c->prev->next = c->next;
   else
@@ -97,100 +114,205 @@ static void cache_unlock(gm_mcache_t *c) { gm_store_release(&c->lock, 0); }
 
 /* Go keeps one span per class in each mcache, which is enough when the
  * garbage collector does all freeing. With explicit free, a class whose
- * live objects fill more than one span would see most of its frees land in
- * spans the thread no longer caches, each an atomic remote free, and the
- * current span would be swept over and over for a handful of slots. So a
- * cache also keeps a few exhausted spans per class as owned (still CACHED,
- * owner = this cache): frees into them are plain writes, and refill picks
- * the owned span with the most frees waiting. The stash is bounded to
- * about four pages per class; past that the oldest span goes back to
- * mcentral (uncache), and thread exit or gm_thread_flush returns all. */
-static unsigned max_owned(gm_spanclass_t spc) {
-  unsigned np = gm_class_to_allocnpages[gm_spanclass_sizeclass(spc)];
-  return np >= 4 ? 1 : 4 / np;
+ * live objects fill many spans would see most of its frees land in spans
+ * the thread no longer caches, each an atomic remote free plus, for a full
+ * span, a trip through the mcentral lock. So a cache keeps owning the spans
+ * it has exhausted, as mimalloc's heaps keep their pages: they stay CACHED
+ * with owner = this cache, and the owner's frees into them stay plain
+ * writes. Per class there are two lists:
+ *
+ *   full   exhausted spans; notify_at = half of nelems, so the owner's
+ *          free that brings local_nfreed there calls gm_mcache_notify,
+ *          which moves the span to ready.
+ *   ready  spans with enough frees waiting to be worth a sweep; refill
+ *          takes the one with the most among the newest few.
+ *
+ * Other threads' frees into owned spans set remote bits only; the first one
+ * in a word bumps remote_hint, and a refill that finds no ready span looks
+ * through the class's full list when the hint moved. What the owner does
+ * not come back for goes back to mcentral: the owner's slow path hands back,
+ * twice a second, the spans listed for half a second or more; the
+ * idle-cache reclaim below takes everything from threads that stopped
+ * allocating; thread exit, gm_thread_flush, gm_release and running out of
+ * memory hand back all lists. */
+#define TRIM_TICKS 5 /* scavenger ticks (100 ms) a listed span may wait */
+
+/* A span is worth sweeping (in place, or from the ready list) once half
+ * its slots are waiting: sweeping for fewer (an eighth was tried) doubles
+ * the sweeps and slow paths of a steady churn, for a little less memory. */
+static unsigned sweep_threshold(const gm_mspan_t *s) {
+  return s->nelems >= 2 ? s->nelems / 2u : 1u;
 }
 
-static void owned_push(gm_mcache_t *c, gm_spanclass_t spc, gm_mspan_t *s) {
+static gm_mspan_t **clist_head(gm_mcache_t *c, gm_spanclass_t spc, unsigned which) {
+  return which == GM_CLIST_FULL ? &c->full[spc] : &c->ready[spc];
+}
+
+static void clist_push(gm_mcache_t *c, gm_spanclass_t spc, gm_mspan_t *s, unsigned which) {
+  gm_mspan_t **h = clist_head(c, spc, which);
   s->prev = NULL;
-  s->next = c->owned[spc];
+  s->next = *h;
   if (s->next)
     s->next->prev = s;
-  c->owned[spc] = s;
-  c->nowned[spc]++;
+  *h = s;
+  gm_store_relaxed(&s->cache_list, (uint8_t)which); /* remote frees read it */
+  s->partial_epoch = gm_load_relaxed(&gm_scav_epoch); /* age, for the trim */
+  s->notify_at = which == GM_CLIST_FULL ? (uint16_t)sweep_threshold(s) : 0;
 }
 
-static void owned_remove(gm_mcache_t *c, gm_spanclass_t spc, gm_mspan_t *s) {
+static void clist_remove(gm_mcache_t *c, gm_spanclass_t spc, gm_mspan_t *s) {
+  gm_mspan_t **h = clist_head(c, spc, s->cache_list);
   if (s->prev)
     s->prev->next = s->next;
   else
-    c->owned[spc] = s->next;
+    *h = s->next;
   if (s->next)
     s->next->prev = s->prev;
   s->next = s->prev = NULL;
-  c->nowned[spc]--;
+  gm_store_relaxed(&s->cache_list, (uint8_t)GM_CLIST_NONE);
+  s->notify_at = 0;
+}
+
+static bool has_remote_frees(gm_mspan_t *s) {
+  const uint64_t *r = gm_span_rfree(s, 0);
+  for (unsigned w = 0; w < s->nwords; w++)
+    if (gm_load_relaxed(&r[3 * w]))
+      return true;
+  return false;
+}
+
+/* Put an exhausted span on the list its waiting frees call for. A span
+ * that other threads, and not this one, are freeing into (a producer's,
+ * say) goes back to mcentral instead, as in Go: there their frees move it
+ * along without this cache reading lines they keep writing. */
+static void retire(gm_mcache_t *c, gm_spanclass_t spc, gm_mspan_t *s) {
+  if (s->local_nfreed == 0 && has_remote_frees(s)) {
+    gm_mcentral_uncache_span(s);
+    return;
+  }
+  clist_push(c, spc, s, s->local_nfreed >= sweep_threshold(s) ? GM_CLIST_READY : GM_CLIST_FULL);
+}
+
+/* Frees waiting in s: the owner's count plus the remote bits. */
+static unsigned frees_waiting(gm_mspan_t *s) {
+  unsigned n = s->local_nfreed;
+  const uint64_t *r = gm_span_rfree(s, 0);
+  for (unsigned w = 0; w < s->nwords; w++)
+    n += gm_popcount64(gm_load_relaxed(&r[3 * w]));
+  return n;
+}
+
+/* Remote frees arrived since the last look: move the full spans that have
+ * enough frees waiting to the ready list. */
+static bool scan_full(gm_mcache_t *c, gm_spanclass_t spc) {
+  uint32_t h = gm_load_relaxed(&c->remote_hint[spc]);
+  if (h == c->remote_seen[spc])
+    return false;
+  c->remote_seen[spc] = h;
+  bool moved = false;
+  gm_mspan_t *s = c->full[spc];
+  while (s) {
+    gm_mspan_t *next = s->next;
+    if (frees_waiting(s) >= sweep_threshold(s)) {
+      clist_remove(c, spc, s);
+      clist_push(c, spc, s, GM_CLIST_READY);
+      moved = true;
+    }
+    s = next;
+  }
+  return moved;
 }
 
 /* Sweep s and make it the current span; false if it had nothing free. */
 static bool take_swept(gm_mcache_t *c, gm_spanclass_t spc, gm_mspan_t *s) {
-  if (!gm_span_sweep(s))
+  if (!gm_span_sweep_counted(s, &c->counts[spc]))
     return false;
   c->alloc[spc] = s;
   return s->alloc_cache || gm_span_refill_cache(s);
 }
 
+/* The ready span with the most owner frees waiting among the newest few:
+ * a sweep is worth more the more slots it gives back, and a span that
+ * just crossed the threshold keeps collecting frees while it waits. */
+static gm_mspan_t *best_ready(gm_mspan_t *s) {
+  gm_mspan_t *best = s;
+  for (unsigned k = 0; s && k < 8; s = s->next, k++)
+    if (s->local_nfreed > best->local_nfreed)
+      best = s;
+  return best;
+}
+
+/* Make a ready span current (sweeping it); NULL if there is none. */
+static gm_mspan_t *take_ready(gm_mcache_t *c, gm_spanclass_t spc) {
+  for (int pass = 0; pass < 2; pass++) {
+    gm_mspan_t *s;
+    while ((s = best_ready(c->ready[spc])) != NULL) {
+      /* Off the list before it becomes current: a fork may snapshot this
+       * thread mid-way, and the child gives back what it finds once. */
+      clist_remove(c, spc, s);
+      if (take_swept(c, spc, s))
+        return s;
+      c->alloc[spc] = &gm_empty_span;
+      clist_push(c, spc, s, GM_CLIST_FULL);
+    }
+    if (pass || !scan_full(c, spc))
+      break;
+  }
+  return NULL;
+}
+
+#if GM_DEBUG
+/* Debug builds check the spans this cache holds on every refill (the first
+ * few of each list, so that the check stays cheap for big caches). */
+static void check_cache(gm_mcache_t *c, gm_spanclass_t spc) {
+  gm_mspan_t *s = c->alloc[spc];
+  for (unsigned which = GM_CLIST_FULL; which <= GM_CLIST_READY; which++) {
+    unsigned k = 0;
+    for (gm_mspan_t *o = *clist_head(c, spc, which); o && k < 8; o = o->next, k++) {
+      const char *err = o->owner == c && o->state == GM_SPAN_CACHED && o->cache_list == which
+                            ? gm_span_check(o)
+                            : "listed span not cached here";
+      if (err)
+        gm_fatal("span inconsistent", (void *)o->base, err);
+    }
+  }
+  if (s != &gm_empty_span && (s->owner != c || s->cache_list != GM_CLIST_NONE || gm_span_check(s)))
+    gm_fatal("span inconsistent", (void *)s->base, "current span of an mcache");
+}
+#endif
+
+static void oom_release(gm_mcache_t *c, bool locked);
+static size_t detach(gm_mcache_t *c, bool current, uint32_t min_age, gm_mspan_t **list);
+static void uncache_list(gm_mspan_t *list);
+
 /* Take a slot from mcache c's span of class spc, refilling as needed. */
 static void *mcache_next_free(gm_mcache_t *c, gm_spanclass_t spc) {
   gm_mspan_t *s = c->alloc[spc];
 #if GM_DEBUG
-  /* Debug builds check every span this cache holds, on every refill. */
-  for (gm_mspan_t *o = c->owned[spc]; o; o = o->next) {
-    const char *err = o->owner == c && o->state == GM_SPAN_CACHED ? gm_span_check(o)
-                                                                   : "owned span not cached here";
-    if (err)
-      gm_fatal("span inconsistent", (void *)o->base, err);
-  }
-  if (s != &gm_empty_span && (s->owner != c || gm_span_check(s)))
-    gm_fatal("span inconsistent", (void *)s->base, "current span of an mcache");
+  check_cache(c, spc);
 #endif
   if (s != &gm_empty_span) {
     /* Go's nextFreeIndex: the cache word ran out; look further along. */
     if (gm_span_refill_cache(s))
       return gm_span_next_free_fast(s);
-    /* Exhausted. Sweep the owned span (this one included) with the most
-     * owner frees waiting, if that is worth it: no lock, no list traffic. */
-    gm_mspan_t *best = s;
-    for (gm_mspan_t *o = c->owned[spc]; o; o = o->next)
-      if (o->local_nfreed > best->local_nfreed)
-        best = o;
-    unsigned enough = s->nelems >= 8 ? s->nelems / 8u : 1u;
-    if (best->local_nfreed >= enough) {
-      if (best != s) {
-        /* Keep every span reachable from the cache at most once at each
-         * step: a fork may snapshot this thread mid-way, and the child
-         * gives back what it finds (gm_mcache_after_fork_child). */
-        c->alloc[spc] = &gm_empty_span;
-        owned_remove(c, spc, best);
-        owned_push(c, spc, s);
-      }
-      if (take_swept(c, spc, best))
-        return gm_span_next_free_fast(best);
-      s = best; /* cannot happen (it had frees), but stay consistent */
-    }
-    /* Keep the exhausted span owned; hand the oldest back if too many. */
+    /* Exhausted. Sweep it in place if enough owner frees are waiting (no
+     * lock, no list traffic), else keep it owned on a list. */
+    if (s->local_nfreed >= sweep_threshold(s) && take_swept(c, spc, s))
+      return gm_span_next_free_fast(s);
     c->alloc[spc] = &gm_empty_span;
-    owned_push(c, spc, s);
-    if (c->nowned[spc] > max_owned(spc)) {
-      gm_mspan_t *old = c->owned[spc];
-      while (old->next)
-        old = old->next;
-      owned_remove(c, spc, old);
-      gm_mcentral_uncache_span(old);
-    }
+    retire(c, spc, s);
   }
+  s = take_ready(c, spc);
+  if (s)
+    return gm_span_next_free_fast(s);
   s = gm_mcentral_cache_span(&gm_central[spc], c);
   if (GM_UNLIKELY(!s)) {
-    errno = ENOMEM;
-    return NULL;
+    oom_release(c, true);
+    s = gm_mcentral_cache_span(&gm_central[spc], c);
+    if (!s) {
+      errno = ENOMEM;
+      return NULL;
+    }
   }
   c->alloc[spc] = s;
   if (!s->alloc_cache && !gm_span_refill_cache(s))
@@ -198,8 +320,27 @@ static void *mcache_next_free(gm_mcache_t *c, gm_spanclass_t spc) {
   return gm_span_next_free_fast(s);
 }
 
+GM_NOINLINE void gm_mcache_notify(gm_mspan_t *s) {
+  gm_mcache_t *c = gm_tls_mcache;
+  cache_lock(c);
+  /* A trim or reclaim may have taken s away since the free checked. */
+  if (gm_load_relaxed(&s->owner) == c && s->cache_list == GM_CLIST_FULL) {
+    gm_spanclass_t spc = s->spanclass;
+    clist_remove(c, spc, s);
+    clist_push(c, spc, s, GM_CLIST_READY);
+  }
+  cache_unlock(c);
+}
+
+/* Stats hook: a sample of request sizes, off the fast path (stats.c
+ * estimates rounding waste from it). Owner only, under the cache lock. */
+static void sample(gm_mcache_t *c, size_t size) {
+  unsigned cls = gm_size_to_class(size);
+  gm_store_relaxed(&c->sample_n[cls], c->sample_n[cls] + 1);
+  gm_store_relaxed(&c->sample_bytes[cls], c->sample_bytes[cls] + size);
+}
+
 GM_NOINLINE void *gm_mcache_alloc_slow(size_t size) {
-  gm_stats_sample(size); /* stats hook: a sample of request sizes, off the fast path */
   gm_mcache_t *c = gm_tls_mcache;
   if (GM_UNLIKELY(c == &gm_empty_mcache)) {
     if (gm_load_acquire(&gm_init_state) != 2)
@@ -218,6 +359,7 @@ GM_NOINLINE void *gm_mcache_alloc_slow(size_t size) {
       /* Exited thread (or out of memory for the mcache): use the orphan
        * cache under its lock. */
       gm_lock(&orphan_lock);
+      sample(&orphan_mcache, size);
       void *p = mcache_next_free(&orphan_mcache, gm_make_spanclass(gm_size_to_class(size), false));
       gm_unlock(&orphan_lock);
       return p;
@@ -225,34 +367,56 @@ GM_NOINLINE void *gm_mcache_alloc_slow(size_t size) {
   }
   cache_lock(c);
   gm_store_relaxed(&c->nslow, c->nslow + 1); /* read by the reclaimer */
+  sample(c, size);
   void *p = mcache_next_free(c, gm_make_spanclass(gm_size_to_class(size), false));
+  /* Twice a second (scavenger ticks), hand back the listed spans this
+   * thread has not come back for in that time. */
+  gm_mspan_t *old = NULL;
+  uint32_t ep = gm_load_relaxed(&gm_scav_epoch);
+  if (ep - c->trim_epoch >= TRIM_TICKS) {
+    c->trim_epoch = ep;
+    detach(c, false, TRIM_TICKS, &old);
+  }
   cache_unlock(c);
+  uncache_list(old);
   /* Here no lock is held and the cache is consistent, so starting the
    * scavenger (pthread_create allocates) is safe. */
   gm_scavenger_poke();
   return p;
 }
 
-/* Take every span out of c (current and owned), clearing their owner;
- * returns them linked through next. */
-static gm_mspan_t *detach(gm_mcache_t *c) {
-  gm_mspan_t *list = NULL;
+/* Take spans out of c, clearing their owner, and link them through next
+ * onto *list: the current spans if current, and the listed spans that have
+ * been on their list for min_age scavenger ticks or more (all if 0).
+ * Returns how many. The caller holds c's lock. */
+static size_t detach(gm_mcache_t *c, bool current, uint32_t min_age, gm_mspan_t **list) {
+  uint32_t epoch = gm_load_relaxed(&gm_scav_epoch);
+  size_t n = 0;
   for (unsigned i = 0; i < GM_NUM_SPAN_CLASSES; i++) {
+    gm_spanclass_t spc = (gm_spanclass_t)i;
     gm_mspan_t *s = c->alloc[i];
-    if (s != &gm_empty_span) {
+    if (current && s != &gm_empty_span) {
       gm_store_relaxed(&c->alloc[i], &gm_empty_span);
       gm_store_relaxed(&s->owner, (struct gm_mcache *)NULL);
-      s->next = list;
-      list = s;
+      s->next = *list;
+      *list = s;
+      n++;
     }
-    while ((s = c->owned[i]) != NULL) {
-      owned_remove(c, (gm_spanclass_t)i, s);
-      gm_store_relaxed(&s->owner, (struct gm_mcache *)NULL);
-      s->next = list;
-      list = s;
+    for (unsigned which = GM_CLIST_FULL; which <= GM_CLIST_READY; which++) {
+      for (s = *clist_head(c, spc, which); s;) {
+        gm_mspan_t *next = s->next;
+        if (min_age == 0 || epoch - s->partial_epoch >= min_age) {
+          clist_remove(c, spc, s);
+          gm_store_relaxed(&s->owner, (struct gm_mcache *)NULL);
+          s->next = *list;
+          *list = s;
+          n++;
+        }
+        s = next;
+      }
     }
   }
-  return list;
+  return n;
 }
 
 /* Hand detached spans back to their mcentrals. */
@@ -266,17 +430,18 @@ static void uncache_list(gm_mspan_t *list) {
 }
 
 void gm_mcache_release_all(gm_mcache_t *c) {
+  gm_mspan_t *list = NULL;
   cache_lock(c);
-  gm_mspan_t *list = detach(c);
+  detach(c, true, 0, &list);
   cache_unlock(c);
   uncache_list(list);
 }
 
 /* Reclaim from idle threads. Go's mcaches are per P and are flushed while
  * the world is stopped; a C program's threads cannot be stopped, and a
- * thread blocked for an hour keeps its spans (up to about four pages per
- * class, a few MiB) pinned. So the scavenger takes them back from a cache
- * whose thread has not been in its slow path for two rounds:
+ * thread blocked for an hour would keep every span it has listed pinned. So the scavenger takes them back from a cache
+ * whose thread has not been in its slow path for two rounds (a thread that
+ * still allocates trims its own lists, see above):
  *   1. trylock the cache (the owner's slow paths hold it);
  *   2. detach every span: current spans become the empty span, so the
  *      owner's next malloc goes to its slow path (and waits for the lock);
@@ -290,40 +455,109 @@ void gm_mcache_release_all(gm_mcache_t *c) {
  *   5. hand the spans to mcentral, as the owner's own flush would.
  * The owner pays two plain stores per malloc and free (gm_busy_enter/exit)
  * and a lock per slow path. Without membarrier (old kernels, some
- * sandboxes) nothing is reclaimed and caches stay bounded only. */
-unsigned gm_mcache_reclaim_idle(bool force) {
-  gm_mcache_t *self = gm_tls_mcache;
-  unsigned n = 0;
+ * sandboxes) nothing is reclaimed from idle threads. */
+/* The common part of reclaim and trim: detach spans from each cache chosen
+ * (see pick), under its lock, then fence once and wait for each owner to
+ * leave its fast path, outside the registry lock: an owner may be in a
+ * signal handler that forks, and the fork takes that lock. A cache held
+ * locked cannot be destroyed meanwhile (its thread's exit takes the lock
+ * first). Hands the spans to mcentral; returns how many caches gave some. */
+typedef struct take_req {
+  bool idle_only, force, current;
+  uint32_t min_age;
+  size_t nspans;
+} take_req_t;
+
+static bool pick(gm_mcache_t *c, take_req_t *rq) {
+  if (!rq->idle_only)
+    return true;
+  uint32_t ns = gm_load_relaxed(&c->nslow);
+  if (ns != c->seen_nslow) {
+    c->seen_nslow = ns;
+    c->idle_rounds = 0;
+    if (!rq->force)
+      return false;
+  }
+  return rq->force || ++c->idle_rounds >= 2;
+}
+
+static unsigned take_from_caches(take_req_t *rq) {
   if (!gm_sys_membarrier()) /* also registers on the first call */
     return 0;
+  gm_mcache_t *self = gm_tls_mcache, *held = NULL;
+  gm_mspan_t *list = NULL;
+  unsigned ncaches = 0;
+  rq->nspans = 0;
   gm_lock(&registry_lock);
   for (gm_mcache_t *c = registry; c; c = c->next) {
-    if (c == self)
+    if (c == self || !pick(c, rq) || !cache_trylock(c))
       continue;
-    uint32_t ns = gm_load_relaxed(&c->nslow);
-    if (ns != c->seen_nslow) {
-      c->seen_nslow = ns;
-      c->idle_rounds = 0;
-      if (!force)
-        continue;
+    size_t k = detach(c, rq->current, rq->min_age, &list);
+    if (!k) {
+      cache_unlock(c);
+      continue;
     }
-    if (!force && ++c->idle_rounds < 2)
-      continue;
-    if (!cache_trylock(c))
-      continue;
-    gm_mspan_t *list = detach(c);
-    if (list && !gm_sys_membarrier())
-      gm_fatal("membarrier failed", NULL, "it worked before: cannot fence an owner");
-    while (list && gm_load_acquire(c->busy))
-      sched_yield();
-    cache_unlock(c);
-    if (list)
-      n++;
-    uncache_list(list);
+    rq->nspans += k;
+    ncaches++;
+    c->trimming = 1;
+    c->trim_next = held;
+    held = c;
   }
   gm_unlock(&registry_lock);
-  return n;
+  if (held && !gm_sys_membarrier())
+    gm_fatal("membarrier failed", NULL, "it worked before: cannot fence an owner");
+  while (held) {
+    gm_mcache_t *c = held;
+    held = c->trim_next;
+    while (gm_load_acquire(c->busy))
+      sched_yield();
+    c->trimming = 0;
+    cache_unlock(c);
+  }
+  uncache_list(list);
+  return ncaches;
 }
+
+unsigned gm_mcache_reclaim_idle(bool force) {
+  take_req_t rq = {.idle_only = true, .force = force, .current = true};
+  return take_from_caches(&rq);
+}
+
+/* Trim: the listed spans of every other cache, busy or not, that have
+ * waited min_age ticks (gm_release and out of memory). The owner never
+ * touches its lists outside its lock, but a free of its own may be writing
+ * a detached span's bits, hence the same fence as the reclaim. */
+size_t gm_mcache_trim(uint32_t min_age) {
+  take_req_t rq = {.min_age = min_age};
+  take_from_caches(&rq);
+  return rq.nspans;
+}
+
+/* Out of memory (the heap could not grow): before failing, give back
+ * what caches keep, since their spans may be all that stands between the
+ * program and its request: the caller's own lists (the caller holds c's
+ * lock if locked), every other cache's lists, and the empty spans waiting
+ * on central lists. The orphan cache's users hold its lock, which ranks
+ * below the registry lock, so they give back their own lists only. */
+static void oom_release(gm_mcache_t *c, bool locked) {
+  int saved = errno;
+  if (c != &gm_empty_mcache) {
+    gm_mspan_t *list = NULL;
+    if (!locked)
+      cache_lock(c);
+    detach(c, false, 0, &list);
+    if (!locked)
+      cache_unlock(c);
+    uncache_list(list);
+  }
+  if (c != &orphan_mcache)
+    gm_mcache_trim(0);
+  for (unsigned i = 0; i < GM_NUM_SPAN_CLASSES; i++)
+    gm_mcentral_reclaim(&gm_central[i]);
+  errno = saved;
+}
+
+void gm_mcache_oom_release(void) { oom_release(gm_tls_mcache, false); }
 
 void gm_mcache_thread_exit(void *arg) {
   gm_mcache_t *c = arg;
@@ -342,6 +576,37 @@ void gm_mcache_for_each(void (*fn)(gm_mcache_t *c, void *arg), void *arg) {
     fn(c, arg);
   gm_lock(&orphan_lock);
   fn(&orphan_mcache, arg);
+  gm_unlock(&orphan_lock);
+  gm_unlock(&registry_lock);
+}
+
+static void add_counts(gm_mcache_t *c, uint64_t *nmalloc, uint64_t *nfree, uint64_t *sample_n,
+                       uint64_t *sample_bytes) {
+  for (unsigned i = 0; i < GM_NUM_SPAN_CLASSES; i++) {
+    nmalloc[i] += gm_load_relaxed(&c->counts[i].nmalloc);
+    nfree[i] += gm_load_relaxed(&c->counts[i].nfree);
+  }
+  for (unsigned i = 0; i < GM_NUM_CLASSES; i++) {
+    sample_n[i] += gm_load_relaxed(&c->sample_n[i]);
+    sample_bytes[i] += gm_load_relaxed(&c->sample_bytes[i]);
+  }
+}
+
+void gm_mcache_sum_counts(uint64_t *nmalloc, uint64_t *nfree, uint64_t *sample_n,
+                          uint64_t *sample_bytes) {
+  gm_lock(&registry_lock);
+  for (unsigned i = 0; i < GM_NUM_SPAN_CLASSES; i++) {
+    nmalloc[i] += gm_load_relaxed(&gm_class_counts[i].nmalloc);
+    nfree[i] += gm_load_relaxed(&gm_class_counts[i].nfree);
+  }
+  for (unsigned i = 0; i < GM_NUM_CLASSES; i++) {
+    sample_n[i] += gone_sample_n[i];
+    sample_bytes[i] += gone_sample_bytes[i];
+  }
+  for (gm_mcache_t *c = registry; c; c = c->next)
+    add_counts(c, nmalloc, nfree, sample_n, sample_bytes);
+  gm_lock(&orphan_lock);
+  add_counts(&orphan_mcache, nmalloc, nfree, sample_n, sample_bytes);
   gm_unlock(&orphan_lock);
   gm_unlock(&registry_lock);
 }
@@ -379,23 +644,28 @@ void gm_mcache_after_fork_child(void) {
    * in the child, so reusing it is harmless, and the sweep rebuilds the
    * bitmaps from what was published. A span caught between lists leaks. */
   gm_mcache_t *self = gm_tls_mcache;
-  if (self != &gm_empty_mcache)
-    self->lock = 0; /* a fork from a signal handler inside our slow path */
+  if (self != &gm_empty_mcache) {
+    self->lock = 0;     /* a fork from a signal handler inside our slow path */
+    self->trimming = 0; /* or while the scavenger was trimming our lists */
+  }
   gm_mcache_t *c = registry;
   while (c) {
     gm_mcache_t *next = c->next;
     if (c != self) {
       for (unsigned i = 0; i < GM_NUM_SPAN_CLASSES; i++) {
-        gm_mspan_t *s = c->owned[i];
-        c->owned[i] = NULL;
-        c->nowned[i] = 0;
-        for (unsigned k = 0; s && k < 64; k++) {
-          gm_mspan_t *n = s->next;
-          s->next = s->prev = NULL;
-          child_release(c, s);
-          s = n;
+        gm_mspan_t *lists[2] = {c->full[i], c->ready[i]};
+        c->full[i] = c->ready[i] = NULL;
+        for (int li = 0; li < 2; li++) {
+          gm_mspan_t *s = lists[li];
+          for (size_t k = 0; s && k < ((size_t)1 << 20); k++) {
+            gm_mspan_t *n = s->next;
+            s->next = s->prev = NULL;
+            s->cache_list = GM_CLIST_NONE;
+            child_release(c, s);
+            s = n;
+          }
         }
-        s = c->alloc[i];
+        gm_mspan_t *s = c->alloc[i];
         c->alloc[i] = &gm_empty_span;
         child_release(c, s);
       }

@@ -17,18 +17,31 @@
 
 typedef struct gm_mcache {
   gm_mspan_t *alloc[GM_NUM_SPAN_CLASSES]; /* current span per span class */
-  /* Exhausted spans this cache still owns, newest first (linked through
-   * span next/prev), and how many per class. Frees into them stay plain
-   * owner writes; when the current span runs out, the owned span with the
-   * most frees waiting is swept and becomes current. See mcache.c. */
-  gm_mspan_t *owned[GM_NUM_SPAN_CLASSES];
-  uint8_t nowned[GM_NUM_SPAN_CLASSES];
+  /* Exhausted spans this cache still owns (state CACHED, owner = this
+   * cache), per class, linked through span next/prev: full ones, and ready
+   * ones, which have enough frees waiting to be worth a sweep. Frees into
+   * them stay plain owner writes. See mcache.c. */
+  gm_mspan_t *full[GM_NUM_SPAN_CLASSES];
+  gm_mspan_t *ready[GM_NUM_SPAN_CLASSES];
+  /* Bumped (atomically) by other threads' frees into this cache's spans;
+   * the owner's view of it, to know when its full lists are worth a look. */
+  uint32_t remote_hint[GM_NUM_SPAN_CLASSES];
+  uint32_t remote_seen[GM_NUM_SPAN_CLASSES];
+  /* Statistics kept by the owner with plain stores (one writer), summed
+   * by gm_mcache_sum_counts: objects handed out and freed as its sweeps
+   * fold them in, and the request sizes its slow path samples. Shared
+   * counters here made two threads' slow paths fight over cache lines. */
+  gm_class_counts_t counts[GM_NUM_SPAN_CLASSES];
+  uint64_t sample_n[GM_NUM_CLASSES], sample_bytes[GM_NUM_CLASSES];
   struct gm_mcache *next, *prev; /* all mcaches (registry lock) */
   /* Reclaim from idle threads (mcache.c): the owner's gm_tls_busy, a lock
    * its slow paths take (a spin flag, uncontended but for a reclaim), its
    * count of slow paths, and the reclaimer's view of that count. */
   uint8_t *busy;
   uint8_t lock;
+  uint8_t trimming; /* the trimmer holds lock and waits for busy (mcache.c) */
+  struct gm_mcache *trim_next; /* the trimmer's list of caches it holds */
+  uint32_t trim_epoch;         /* scavenger epoch of the owner's last trim */
   uint32_t nslow;
   uint32_t seen_nslow, idle_rounds;
 } gm_mcache_t;
@@ -73,6 +86,23 @@ GM_INLINE void *gm_mcache_alloc_small(size_t size) {
   return gm_mcache_alloc_slow(size);
 }
 
+/* Owner's free brought s->local_nfreed to s->notify_at: move s from its
+ * cache's full list to the ready list. */
+void gm_mcache_notify(gm_mspan_t *s);
+
+/* Another thread freed into a span cache c owns (span.c). */
+GM_INLINE void gm_mcache_remote_hint(gm_mcache_t *c, gm_spanclass_t spc) {
+  gm_fetch_add_relaxed(&c->remote_hint[spc], 1u);
+}
+
+/* Hand the full and ready spans that every other cache has kept listed
+ * for min_age scavenger ticks or more (all of them if 0) back to mcentral.
+ * Returns the number of spans handed back. */
+size_t gm_mcache_trim(uint32_t min_age);
+
+/* Before failing for want of memory: hand back what all caches keep. */
+void gm_mcache_oom_release(void);
+
 /* Return every cached span to mcentral (Go's releaseAll). Owner only. */
 void gm_mcache_release_all(gm_mcache_t *c);
 
@@ -83,6 +113,11 @@ unsigned gm_mcache_reclaim_idle(bool force);
 
 /* Thread exit (pthread key destructor, init.c). */
 void gm_mcache_thread_exit(void *arg);
+
+/* Add every cache's counters, and those of exited threads, to the arrays
+ * (indexed by span class, and by size class for the samples). */
+void gm_mcache_sum_counts(uint64_t *nmalloc, uint64_t *nfree, uint64_t *sample_n,
+                          uint64_t *sample_bytes);
 
 /* Walk all live mcaches (for stats); fn runs under the registry lock. */
 void gm_mcache_for_each(void (*fn)(gm_mcache_t *c, void *arg), void *arg);

@@ -3,6 +3,7 @@
 #include "span.h"
 
 #include "error.h"
+#include "mcache.h"
 #include "mcentral.h"
 
 #include <string.h>
@@ -26,6 +27,8 @@ void gm_span_init(gm_mspan_t *s, uintptr_t base, size_t npages, gm_spanclass_t s
   s->released_mask = 0;
   s->alloc_count = 0;
   s->local_nfreed = 0;
+  s->notify_at = 0;
+  gm_store_relaxed(&s->cache_list, (uint8_t)GM_CLIST_NONE);
   s->needzero = 0;
   if (cls == 0) {
     gm_store_relaxed(&s->elemsize, npages << GM_PAGE_SHIFT);
@@ -84,7 +87,7 @@ static inline uint64_t slot_mask(const gm_mspan_t *s, unsigned w) {
   return (w == (unsigned)gm_load_relaxed(&s->nwords) - 1u && tail) ? ~(~0ULL << tail) : ~0ULL;
 }
 
-unsigned gm_span_sweep(gm_mspan_t *s) {
+unsigned gm_span_sweep_counted(gm_mspan_t *s, gm_class_counts_t *own) {
   uint64_t *a = gm_span_abits(s, 0); /* word w of each at [3 * w] */
   uint64_t *lf = gm_span_lfree(s, 0);
   uint64_t *rf = gm_span_rfree(s, 0);
@@ -120,10 +123,15 @@ unsigned gm_span_sweep(gm_mspan_t *s) {
     nalloc += gm_popcount64(m & slot_mask(s, w));
   }
   /* Objects handed out since the last sweep, and frees folded in now. */
-  if (nused != s->alloc_count)
-    gm_fetch_add_relaxed(&gm_class_counts[s->spanclass].nmalloc, nused - s->alloc_count);
-  if (nfreed)
-    gm_fetch_add_relaxed(&gm_class_counts[s->spanclass].nfree, nfreed);
+  if (own) {
+    gm_store_relaxed(&own->nmalloc, own->nmalloc + (nused - s->alloc_count));
+    gm_store_relaxed(&own->nfree, own->nfree + nfreed);
+  } else {
+    if (nused != s->alloc_count)
+      gm_fetch_add_relaxed(&gm_class_counts[s->spanclass].nmalloc, nused - s->alloc_count);
+    if (nfreed)
+      gm_fetch_add_relaxed(&gm_class_counts[s->spanclass].nfree, nfreed);
+  }
   s->alloc_count = (uint16_t)nalloc;
   s->local_nfreed = 0;
   if (freed)
@@ -165,8 +173,20 @@ void gm_span_free_remote(gm_mspan_t *s, size_t idx, const void *p) {
   /* Sequentially consistent with the state store in uncache: either we see
    * the span is no longer cached, or the uncacher sees our bit. */
   uint8_t st = gm_load_seqcst(&s->state);
-  if (GM_LIKELY(st == GM_SPAN_CACHED))
+  if (GM_LIKELY(st == GM_SPAN_CACHED)) {
+    /* The first remote free in a word of a full span since its sweep tells
+     * the owner, which looks for such spans among its full ones at its next
+     * refill of the class (mcache.c); the current span needs no word, its
+     * owner looks at it when it runs out. The owner pointer may be stale by now: mcache
+     * structs are only ever reused as mcaches, so the worst case is a
+     * spurious look by some other cache. */
+    if (old == 0 && gm_load_relaxed(&s->cache_list) == GM_CLIST_FULL) {
+      struct gm_mcache *c = gm_load_relaxed(&s->owner);
+      if (c)
+        gm_mcache_remote_hint(c, s->spanclass);
+    }
     return;
+  }
   /* On an mcentral list: a full span becomes partial; a span whose last
    * object this was goes back to the heap. Both need the central lock;
    * the word check keeps the common case lock-free. */

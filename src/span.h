@@ -41,6 +41,9 @@ enum {
   GM_SPAN_LARGE = 4,  /* one large object (size class 0) */
 };
 
+/* gm_mspan_t.cache_list: where a CACHED span sits in its owner's cache. */
+enum { GM_CLIST_NONE = 0, GM_CLIST_FULL = 1, GM_CLIST_READY = 2 };
+
 /* released_mask flag: the scavenger looked at this partial span since it
  * joined its list (see scavenger.c). */
 #define GM_SPAN_SCANNED 0x80000000u
@@ -59,7 +62,11 @@ struct gm_mspan {
   /* nelems * elemsize while this is an in-use small span, else 0: free's
    * one bounds check then also rejects dead and large spans. */
   size_t small_bytes;
-  uintptr_t limit;         /* base + nelems * elemsize: end of the objects */
+  /* Owner-only (mcache.c): the owner's free that brings local_nfreed to
+   * notify_at moves the span from its cache's full list to the ready list
+   * (0: never, for current and ready spans); which cache list holds it. */
+  uint16_t notify_at;
+  uint8_t cache_list;      /* GM_CLIST_*: none/current, full, ready */
   uint8_t state;           /* GM_SPAN_*, see above; atomic */
   gm_spanclass_t spanclass;
   uint8_t nwords;        /* 64-bit words per bitmap */
@@ -67,12 +74,13 @@ struct gm_mspan {
   uint16_t alloc_count;  /* allocated objects as of the last sweep */
   uint16_t local_nfreed; /* owner's frees since the last sweep */
   /* -- cold ------------------------------------------------------------- */
+  uintptr_t limit;         /* base + nelems * elemsize: end of the objects */
   size_t npages;
   gm_mspan_t *next, *prev; /* mcentral list links, or fixalloc free list */
   uint64_t *gcmark_bits;   /* reserved for the garbage-collected heap */
   uint32_t sweepgen;       /* reserved for the garbage-collected heap */
   uint32_t bucket;         /* metadata size bucket (mheap.c) */
-  uint32_t partial_epoch;  /* scavenger epoch when put on a partial list */
+  uint32_t partial_epoch;  /* scavenger epoch when put on a list (age) */
   uint32_t released;       /* bytes of free slots released to the OS */
   uint32_t released_mask;  /* OS pages released (bit i = page i), GM_SPAN_SCANNED */
 #if GM_DEBUG
@@ -127,8 +135,12 @@ bool gm_span_refill_cache(gm_mspan_t *s);
 /* Fold freed slots back into alloc_bits, reset freeindex and the cache and
  * recount (Go's sweep). The caller must be the only allocator of s (its
  * owner, or the holder of its mcentral lock while it is on a list). Remote
- * frees may run concurrently. Returns the number of free slots. */
-unsigned gm_span_sweep(gm_mspan_t *s);
+ * frees may run concurrently. Counts what it folds in into own (the
+ * owner's counters for s's class, plain stores) or, if NULL, into the
+ * shared gm_class_counts. Returns the number of free slots. */
+struct gm_class_counts;
+unsigned gm_span_sweep_counted(gm_mspan_t *s, struct gm_class_counts *own);
+#define gm_span_sweep(s) gm_span_sweep_counted((s), NULL)
 
 /* True if frees are waiting to be swept in (owner's view). */
 bool gm_span_has_frees(gm_mspan_t *s);

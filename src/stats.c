@@ -4,15 +4,17 @@
  * Nothing here is maintained on the fast paths. The numbers come from:
  *   - a walk over every in-use span (arena page_in_use bits), reading each
  *     span's bitmaps: objects in use, free slots, spans by state;
- *   - gm_class_counts, which sweeps keep: objects handed out and freed up
- *     to each span's last sweep. The walk adds what happened since (slots
- *     below freeindex not yet counted, free bits not yet folded in), so
+ *   - the counts sweeps keep (per mcache, and gm_class_counts for sweeps
+ *     under a central lock and for exited threads): objects handed out
+ *     and freed up to each span's last sweep. The walk adds what happened
+ *     since (slots below freeindex not yet counted, free bits not yet
+ *     folded in), so
  *     allocs - frees equals the live objects exactly when threads are
  *     quiescent;
  *   - the mheap and page allocator counters;
- *   - a per-class sample of request sizes, taken on the malloc slow path,
- *     for rounding waste (Go's memory profile works the same way: a sample
- *     of allocations, scaled up).
+ *   - a per-class sample of request sizes, taken on the malloc slow path
+ *     (per mcache), for rounding waste (Go's memory profile works the same
+ *     way: a sample of allocations, scaled up).
  * The walk holds every central lock and the heap lock, as the census does;
  * the printers copy the numbers out first and print with no lock held,
  * because stdio may call malloc. */
@@ -129,30 +131,6 @@ void gm_heap_census(gm_census_t *c) {
   gm_mcentral_unlock_all();
 }
 
-/* ---- request-size samples ------------------------------------------------------------ */
-
-/* Striped so that threads refilling at the same time rarely share a cache
- * line; each stripe is summed when statistics are read. */
-#define SAMPLE_STRIPES 16
-typedef struct {
-  uint64_t n, bytes;
-} sample_t;
-static struct {
-  sample_t cls[GM_NUM_CLASSES];
-} GM_ALIGNED(GM_CACHE_LINE) samples[SAMPLE_STRIPES];
-
-void gm_stats_sample(size_t size) {
-  unsigned cls = gm_size_to_class(size);
-  if (GM_UNLIKELY(cls == 0)) /* the table is not set up before gm_init */
-    return;
-  /* mcaches are distinct fixalloc slots: a multiplicative hash of the
-   * address spreads threads over the stripes without any TLS of ours. */
-  uint64_t h = (uint64_t)(uintptr_t)gm_tls_mcache * 0x9e3779b97f4a7c15ULL;
-  sample_t *sp = &samples[h >> 60].cls[cls];
-  gm_fetch_add_relaxed(&sp->n, 1);
-  gm_fetch_add_relaxed(&sp->bytes, (uint64_t)size);
-}
-
 /* ---- gm_stats ----------------------------------------------------------------------- */
 
 typedef struct walk {
@@ -222,6 +200,10 @@ static void stats_fill(struct gm_stats *st) {
   st->version = GM_STATS_VERSION;
   st->threads = gm_mcache_count();
   uint64_t large_allocs, large_frees, meta = 0;
+  /* Counters first: the registry lock ranks before the central locks. */
+  uint64_t cnt_malloc[GM_NUM_SPAN_CLASSES] = {0}, cnt_free[GM_NUM_SPAN_CLASSES] = {0};
+  uint64_t smp_n[GM_NUM_CLASSES] = {0}, smp_bytes[GM_NUM_CLASSES] = {0};
+  gm_mcache_sum_counts(cnt_malloc, cnt_free, smp_n, smp_bytes);
 
   gm_mcentral_lock_all();
   gm_lock(&gm_heap.lock);
@@ -231,8 +213,8 @@ static void stats_fill(struct gm_stats *st) {
   gm_arena_for_each_span(stats_span, &wk);
   uint64_t counts[GM_NUM_CLASSES][2] = {{0}};
   for (unsigned spc = 0; spc < GM_NUM_SPAN_CLASSES; spc++) {
-    counts[spc >> 1][0] += gm_load_relaxed(&gm_class_counts[spc].nmalloc);
-    counts[spc >> 1][1] += gm_load_relaxed(&gm_class_counts[spc].nfree);
+    counts[spc >> 1][0] += cnt_malloc[spc];
+    counts[spc >> 1][1] += cnt_free[spc];
   }
   uint64_t total_pages = gm_pagealloc_total_pages(&gm_heap.pages);
   uint64_t free_pages = gm_pagealloc_free_pages(&gm_heap.pages);
@@ -272,10 +254,8 @@ static void stats_fill(struct gm_stats *st) {
       cs->allocs = add_signed(counts[c][0], wk.pend_alloc[c]);
       cs->frees = add_signed(counts[c][1], wk.pend_free[c]);
       cs->tail_waste_bytes = cs->spans * cs->tail_waste;
-      for (unsigned k = 0; k < SAMPLE_STRIPES; k++) {
-        cs->samples += gm_load_relaxed(&samples[k].cls[c].n);
-        cs->sampled_request_bytes += gm_load_relaxed(&samples[k].cls[c].bytes);
-      }
+      cs->samples = smp_n[c];
+      cs->sampled_request_bytes = smp_bytes[c];
       /* Scale the sample's mean rounding loss up to the live objects. */
       if (cs->samples) {
         double lost = (double)cs->size - (double)cs->sampled_request_bytes / (double)cs->samples;

@@ -27,12 +27,6 @@ typedef struct gm_census {
  * every central lock and the heap lock. */
 void gm_heap_census(gm_census_t *c);
 
-/* Hook on the small-malloc slow path (mcache.c): records the request size
- * in its class's sample, from which rounding waste is estimated. The slow
- * path runs about once per 64 objects handed out, so this is a sample of
- * requests that costs the fast path nothing. */
-void gm_stats_sample(size_t size);
-
 /* Read GOMALLOC_STATS, GOMALLOC_STATS_FILE and GOMALLOC_HEAPMAP (from
  * gm_init; no allocation). The report is written by a destructor. */
 void gm_stats_env_init(void);
