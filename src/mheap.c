@@ -59,7 +59,7 @@ static bool map_frontier_locked(size_t bytes) {
     return false;
   }
   h->cur_base += bytes;
-  h->mapped_bytes += bytes;
+  gm_store_relaxed(&h->mapped_bytes, h->mapped_bytes + bytes); /* read unlocked by the scavenger poke */
   gm_scavenger_enforce_limit_locked();
   return true;
 }
@@ -91,7 +91,7 @@ static bool grow_locked(size_t npages, bool contiguous) {
       size_t left = h->cur_end - h->cur_base;
       if (left && gm_sys_map((void *)h->cur_base, left) &&
           gm_pagealloc_grow(&h->pages, h->cur_base, left >> GM_PAGE_SHIFT))
-        h->mapped_bytes += left;
+        gm_store_relaxed(&h->mapped_bytes, h->mapped_bytes + left);
       h->cur_base = r;
     }
     h->cur_end = r + n;
