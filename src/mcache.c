@@ -56,7 +56,7 @@ static gm_mcache_t *mcache_create(void) {
   if (c) {
     for (unsigned i = 0; i < GM_NUM_SPAN_CLASSES; i++) {
       c->alloc[i] = &gm_empty_span;
-      c->full[i] = c->ready[i] = NULL;
+      c->full[i] = c->ready[i] = c->full_tail[i] = NULL;
       c->remote_hint[i] = c->remote_seen[i] = 0;
     }
     c->trimming = 0;
@@ -154,6 +154,8 @@ static void clist_push(gm_mcache_t *c, gm_spanclass_t spc, gm_mspan_t *s, unsign
   s->next = *h;
   if (s->next)
     s->next->prev = s;
+  else if (which == GM_CLIST_FULL)
+    c->full_tail[spc] = s;
   *h = s;
   gm_store_relaxed(&s->cache_list, (uint8_t)which); /* remote frees read it */
   s->partial_epoch = gm_load_relaxed(&gm_scav_epoch); /* age, for the trim */
@@ -168,6 +170,8 @@ static void clist_remove(gm_mcache_t *c, gm_spanclass_t spc, gm_mspan_t *s) {
     *h = s->next;
   if (s->next)
     s->next->prev = s->prev;
+  else if (s->cache_list == GM_CLIST_FULL)
+    c->full_tail[spc] = s->prev;
   s->next = s->prev = NULL;
   gm_store_relaxed(&s->cache_list, (uint8_t)GM_CLIST_NONE);
   s->notify_at = 0;
@@ -261,6 +265,32 @@ static gm_mspan_t *take_ready(gm_mcache_t *c, gm_spanclass_t spc) {
   return NULL;
 }
 
+/* Before growing from mcentral: the oldest full spans have had the longest
+ * to collect frees, if fewer than a sweep is normally worth. Taking the
+ * best of them keeps a thread that frees a little of everything it
+ * allocates from growing its full lists (and the heap) without bound, and
+ * hands a freed slot out again in bounded time; a fresh span is only
+ * cheaper when none of them has anything free. */
+static gm_mspan_t *take_oldest(gm_mcache_t *c, gm_spanclass_t spc) {
+  gm_mspan_t *best = NULL;
+  unsigned most = 0, k = 0;
+  for (gm_mspan_t *s = c->full_tail[spc]; s && k < 4; s = s->prev, k++) {
+    unsigned n = frees_waiting(s);
+    if (n > most) {
+      most = n;
+      best = s;
+    }
+  }
+  if (!best)
+    return NULL;
+  clist_remove(c, spc, best);
+  if (take_swept(c, spc, best))
+    return best;
+  c->alloc[spc] = &gm_empty_span;
+  clist_push(c, spc, best, GM_CLIST_FULL);
+  return NULL;
+}
+
 #if GM_DEBUG
 /* Debug builds check the spans this cache holds on every refill (the first
  * few of each list, so that the check stays cheap for big caches). */
@@ -303,6 +333,8 @@ static void *mcache_next_free(gm_mcache_t *c, gm_spanclass_t spc) {
     retire(c, spc, s);
   }
   s = take_ready(c, spc);
+  if (!s)
+    s = take_oldest(c, spc);
   if (s)
     return gm_span_next_free_fast(s);
   s = gm_mcentral_cache_span(&gm_central[spc], c);
@@ -654,7 +686,7 @@ void gm_mcache_after_fork_child(void) {
     if (c != self) {
       for (unsigned i = 0; i < GM_NUM_SPAN_CLASSES; i++) {
         gm_mspan_t *lists[2] = {c->full[i], c->ready[i]};
-        c->full[i] = c->ready[i] = NULL;
+        c->full[i] = c->ready[i] = c->full_tail[i] = NULL;
         for (int li = 0; li < 2; li++) {
           gm_mspan_t *s = lists[li];
           for (size_t k = 0; s && k < ((size_t)1 << 20); k++) {
