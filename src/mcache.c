@@ -57,6 +57,7 @@ static gm_mcache_t *mcache_create(void) {
     for (unsigned i = 0; i < GM_NUM_SPAN_CLASSES; i++) {
       c->alloc[i] = &gm_empty_span;
       c->full[i] = c->ready[i] = c->full_tail[i] = NULL;
+      c->nfull[i] = 0;
       c->remote_hint[i] = c->remote_seen[i] = 0;
     }
     c->trimming = 0;
@@ -157,6 +158,8 @@ static void clist_push(gm_mcache_t *c, gm_spanclass_t spc, gm_mspan_t *s, unsign
   else if (which == GM_CLIST_FULL)
     c->full_tail[spc] = s;
   *h = s;
+  if (which == GM_CLIST_FULL)
+    c->nfull[spc]++;
   gm_store_relaxed(&s->cache_list, (uint8_t)which); /* remote frees read it */
   s->partial_epoch = gm_load_relaxed(&gm_scav_epoch); /* age, for the trim */
   s->notify_at = which == GM_CLIST_FULL ? (uint16_t)sweep_threshold(s) : 0;
@@ -172,6 +175,8 @@ static void clist_remove(gm_mcache_t *c, gm_spanclass_t spc, gm_mspan_t *s) {
     s->next->prev = s->prev;
   else if (s->cache_list == GM_CLIST_FULL)
     c->full_tail[spc] = s->prev;
+  if (s->cache_list == GM_CLIST_FULL)
+    c->nfull[spc]--;
   s->next = s->prev = NULL;
   gm_store_relaxed(&s->cache_list, (uint8_t)GM_CLIST_NONE);
   s->notify_at = 0;
@@ -281,7 +286,9 @@ static gm_mspan_t *take_oldest(gm_mcache_t *c, gm_spanclass_t spc) {
       best = s;
     }
   }
-  if (!best)
+  /* Worth a sweep: an eighth of the span, or anything once the list is
+   * long (a sweep for a few slots beats growing without bound). */
+  if (!best || (most < best->nelems / 8u && c->nfull[spc] <= 16))
     return NULL;
   clist_remove(c, spc, best);
   if (take_swept(c, spc, best))
@@ -687,6 +694,7 @@ void gm_mcache_after_fork_child(void) {
       for (unsigned i = 0; i < GM_NUM_SPAN_CLASSES; i++) {
         gm_mspan_t *lists[2] = {c->full[i], c->ready[i]};
         c->full[i] = c->ready[i] = c->full_tail[i] = NULL;
+        c->nfull[i] = 0;
         for (int li = 0; li < 2; li++) {
           gm_mspan_t *s = lists[li];
           for (size_t k = 0; s && k < ((size_t)1 << 20); k++) {

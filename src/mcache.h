@@ -24,6 +24,7 @@ typedef struct gm_mcache {
   gm_mspan_t *full[GM_NUM_SPAN_CLASSES];
   gm_mspan_t *ready[GM_NUM_SPAN_CLASSES];
   gm_mspan_t *full_tail[GM_NUM_SPAN_CLASSES]; /* oldest full span */
+  uint32_t nfull[GM_NUM_SPAN_CLASSES];         /* full spans listed */
   /* Bumped (atomically) by other threads' frees into this cache's spans;
    * the owner's view of it, to know when its full lists are worth a look. */
   uint32_t remote_hint[GM_NUM_SPAN_CLASSES];
