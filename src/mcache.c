@@ -182,20 +182,12 @@ static void clist_remove(gm_mcache_t *c, gm_spanclass_t spc, gm_mspan_t *s) {
   s->notify_at = 0;
 }
 
-static bool has_remote_frees(gm_mspan_t *s) {
-  const uint64_t *r = gm_span_rfree(s, 0);
-  for (unsigned w = 0; w < s->nwords; w++)
-    if (gm_load_relaxed(&r[3 * w]))
-      return true;
-  return false;
-}
-
 /* Put an exhausted span on the list its waiting frees call for. A span
  * that other threads, and not this one, are freeing into (a producer's,
  * say) goes back to mcentral instead, as in Go: there their frees move it
  * along without this cache reading lines they keep writing. */
 static void retire(gm_mcache_t *c, gm_spanclass_t spc, gm_mspan_t *s) {
-  if (s->local_nfreed == 0 && has_remote_frees(s)) {
+  if (s->local_nfreed == 0 && gm_span_has_frees(s)) { /* remote frees only */
     gm_mcentral_uncache_span(s);
     return;
   }
@@ -240,6 +232,19 @@ static bool take_swept(gm_mcache_t *c, gm_spanclass_t spc, gm_mspan_t *s) {
   return s->alloc_cache || gm_span_refill_cache(s);
 }
 
+/* Take listed span s off its list and make it current (sweeping it); if it
+ * had nothing free after all, it goes on the full list and this is false.
+ * Off the list before it becomes current: a fork may snapshot this thread
+ * mid-way, and the child gives back what it finds once. */
+static bool take_listed(gm_mcache_t *c, gm_spanclass_t spc, gm_mspan_t *s) {
+  clist_remove(c, spc, s);
+  if (take_swept(c, spc, s))
+    return true;
+  c->alloc[spc] = &gm_empty_span;
+  clist_push(c, spc, s, GM_CLIST_FULL);
+  return false;
+}
+
 /* The ready span with the most owner frees waiting among the newest few:
  * a sweep is worth more the more slots it gives back, and a span that
  * just crossed the threshold keeps collecting frees while it waits. */
@@ -255,15 +260,9 @@ static gm_mspan_t *best_ready(gm_mspan_t *s) {
 static gm_mspan_t *take_ready(gm_mcache_t *c, gm_spanclass_t spc) {
   for (int pass = 0; pass < 2; pass++) {
     gm_mspan_t *s;
-    while ((s = best_ready(c->ready[spc])) != NULL) {
-      /* Off the list before it becomes current: a fork may snapshot this
-       * thread mid-way, and the child gives back what it finds once. */
-      clist_remove(c, spc, s);
-      if (take_swept(c, spc, s))
+    while ((s = best_ready(c->ready[spc])) != NULL)
+      if (take_listed(c, spc, s))
         return s;
-      c->alloc[spc] = &gm_empty_span;
-      clist_push(c, spc, s, GM_CLIST_FULL);
-    }
     if (pass || !scan_full(c, spc))
       break;
   }
@@ -274,8 +273,7 @@ static gm_mspan_t *take_ready(gm_mcache_t *c, gm_spanclass_t spc) {
  * to collect frees, if fewer than a sweep is normally worth. Taking the
  * best of them keeps a thread that frees a little of everything it
  * allocates from growing its full lists (and the heap) without bound, and
- * hands a freed slot out again in bounded time; a fresh span is only
- * cheaper when none of them has anything free. */
+ * hands a freed slot out again in bounded time. */
 static gm_mspan_t *take_oldest(gm_mcache_t *c, gm_spanclass_t spc) {
   gm_mspan_t *best = NULL;
   unsigned most = 0, k = 0;
@@ -290,12 +288,7 @@ static gm_mspan_t *take_oldest(gm_mcache_t *c, gm_spanclass_t spc) {
    * long (a sweep for a few slots beats growing without bound). */
   if (!best || (most < best->nelems / 8u && c->nfull[spc] <= 16))
     return NULL;
-  clist_remove(c, spc, best);
-  if (take_swept(c, spc, best))
-    return best;
-  c->alloc[spc] = &gm_empty_span;
-  clist_push(c, spc, best, GM_CLIST_FULL);
-  return NULL;
+  return take_listed(c, spc, best) ? best : NULL;
 }
 
 #if GM_DEBUG

@@ -177,9 +177,9 @@ void gm_span_free_remote(gm_mspan_t *s, size_t idx, const void *p) {
     /* The first remote free in a word of a full span since its sweep tells
      * the owner, which looks for such spans among its full ones at its next
      * refill of the class (mcache.c); the current span needs no word, its
-     * owner looks at it when it runs out. The owner pointer may be stale by now: mcache
-     * structs are only ever reused as mcaches, so the worst case is a
-     * spurious look by some other cache. */
+     * owner looks at it when it runs out. The owner pointer may be stale
+     * by now: mcache structs are only ever reused as mcaches, so the worst
+     * case is a spurious look by some other cache. */
     if (old == 0 && gm_load_relaxed(&s->cache_list) == GM_CLIST_FULL) {
       struct gm_mcache *c = gm_load_relaxed(&s->owner);
       if (c)

@@ -33,12 +33,6 @@
 
 static void *blk[N];
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static unsigned char pat(const void *p, size_t i) {
   return (unsigned char)(((uintptr_t)p >> 4) * 13 + i * 5 + 3);
 }
@@ -166,8 +160,8 @@ int main(void) {
            list_len(c->full[spc], c, GM_CLIST_FULL, &bad);
   CHECK(nready > 0, "nothing listed before the trim: the test is not testing");
   void *keep[64] = {0};
-  double end = now() + 3.0;
-  while (now() < end && (c->ready[spc] || c->full[spc])) {
+  double end = unit_now() + 3.0;
+  while (unit_now() < end && (c->ready[spc] || c->full[spc])) {
     for (int i = 0; i < 100000; i++) {
       unsigned k = (unsigned)(unit_rand(&rng) % 64);
       gm_free(keep[k]);

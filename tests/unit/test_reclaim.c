@@ -37,12 +37,6 @@
 #define UNDER_TSAN 0
 #endif
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static unsigned char pat(const void *p, size_t i) {
   return (unsigned char)(((uintptr_t)p >> 4) * 31 + i * 7 + 1);
 }
@@ -134,14 +128,14 @@ static void test_idle(void) {
    * scavenger took them during the thread's long run of frees.) */
   printf("idle: the thread's cache holds %zu spans after freeing everything\n", held);
 
-  double t0 = now();
-  while (now() - t0 < 5.0) {
+  double t0 = unit_now();
+  while (unit_now() - t0 < 5.0) {
     gm_heap_census(&c);
     if (c.cached_spans == 0)
       break;
     usleep(50000);
   }
-  double took = now() - t0;
+  double took = unit_now() - t0;
   printf("idle: %zu spans still cached after %.2f s; live objects %zu\n", c.cached_spans, took,
          c.live_objects);
   CHECK(c.error == NULL, "census: %s", c.error ? c.error : "");
@@ -242,8 +236,8 @@ static void test_race(void) {
   for (int w = 0; w < WORKERS; w++)
     CHECK(pthread_create(&t[w], NULL, race_worker, (void *)(intptr_t)w) == 0, "pthread_create");
   unsigned long reclaimed = 0, calls = 0;
-  double t0 = now();
-  while (now() - t0 < 3.0) {
+  double t0 = unit_now();
+  while (unit_now() - t0 < 3.0) {
     reclaimed += gm_mcache_reclaim_idle(true);
     calls++;
     if (calls % 4 == 0)

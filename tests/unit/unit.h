@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 static unsigned long unit_passed, unit_failed;
 
@@ -31,6 +32,13 @@ static inline unsigned long long unit_rand(unsigned long long *state) {
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
   return z ^ (z >> 31);
+}
+
+/* Monotonic seconds, for tests that wait on the allocator's clock. */
+static inline double unit_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 static inline unsigned long long unit_seed(void) {
