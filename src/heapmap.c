@@ -76,7 +76,7 @@ static void snap_span(gm_mspan_t *s, void *arg) {
   h->nelems = s->nelems;
   h->alloc_count = gm_load_relaxed(&s->alloc_count);
   h->freeindex = gm_load_relaxed(&s->freeindex);
-  h->released = s->released;
+  h->released = (uint32_t)gm_span_released_bytes(s, gm_sys_page_size());
   h->bits = UINT32_MAX;
   h->nwords = 0;
   if (state == GM_SPAN_LARGE) {

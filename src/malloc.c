@@ -139,7 +139,7 @@ GM_NOINLINE GM_COLD static void bad_pointer(const char *op, const void *p, gm_ms
       detail = dbl ? "block already free" : "not allocated";
     } else if (st == GM_SPAN_LARGE) {
       detail = "interior pointer";
-    } else if (a >= s->limit) {
+    } else if (a >= gm_span_limit(s)) {
       detail = "not allocated";
     } else {
       uintptr_t off = a - s->base;
@@ -173,6 +173,14 @@ GM_NOINLINE void gm_free_slow(void *p, gm_mspan_t *s) {
   bad_pointer("free", p, s);
 }
 
+GM_NOINLINE void gm_free_unmapped(void *p) {
+  gm_mspan_t *s = gm_span_of((uintptr_t)p); /* the two-level map above 2^42 */
+  if (s)
+    gm_free_in_span(p, s);
+  else
+    gm_free_slow(p, NULL);
+}
+
 gm_mspan_t *gm_live_span(const void *p, const char *op) {
   uintptr_t a = (uintptr_t)p;
   gm_mspan_t *s = gm_span_of(a);
@@ -188,7 +196,7 @@ gm_mspan_t *gm_live_span(const void *p, const char *op) {
       bad_pointer(op, p, s);
     return s;
   }
-  if (!span_in_use_small(s) || a < s->base || a >= s->limit)
+  if (!span_in_use_small(s) || a < s->base || a >= gm_span_limit(s))
     bad_pointer(op, p, s);
   uintptr_t off = a - s->base;
   size_t idx = gm_span_obj_index(s, off);
@@ -201,10 +209,7 @@ gm_mspan_t *gm_live_span(const void *p, const char *op) {
 
 GM_API void *gm_malloc(size_t size) { return gm_malloc_impl(size); }
 
-GM_API void gm_free(void *p) {
-  if (GM_LIKELY(p != NULL))
-    gm_free_impl(p);
-}
+GM_API void gm_free(void *p) { gm_free_impl(p); }
 
 GM_API void gm_free_sized(void *p, size_t size) {
 #if GM_DEBUG

@@ -27,23 +27,11 @@ GM_INLINE void *gm_malloc_impl(size_t size) {
   return gm_malloc_large(size, 1);
 }
 
-/* Free: span lookup in the arena map, then the object index by divMul, a
- * check that p is the object's base and is allocated, and one bit set in a
- * free bitmap: plainly if this thread owns the span, atomically if not.
- * The slot becomes allocatable again at the span's next sweep. */
-GM_INLINE void gm_free_impl(void *p) {
-#if GM_DEBUG
-  p = gm_dbg_free_prepare(p); /* checks, then frees the raw block below */
-#endif
-  uintptr_t a = (uintptr_t)p;
-  gm_mspan_t *s = gm_span_of(a);
-  if (GM_UNLIKELY(s == NULL)) {
-    gm_free_slow(p, NULL);
-    return;
-  }
+/* Free p of span s (the span its page maps to, not NULL), as below. */
+GM_INLINE void gm_free_in_span(void *p, gm_mspan_t *s) {
   /* small_bytes is 0 unless s is an in-use small span, so this also sends
    * large, dead and foreign-range pointers to the slow path. */
-  uintptr_t off = a - s->base;
+  uintptr_t off = (uintptr_t)p - s->base;
   if (GM_UNLIKELY(off >= gm_load_relaxed(&s->small_bytes))) {
     gm_free_slow(p, s);
     return;
@@ -58,16 +46,19 @@ GM_INLINE void gm_free_impl(void *p) {
     uint64_t *wp = gm_span_abits(s, idx / 64); /* alloc, local, remote words */
     uint64_t bit = 1ULL << (idx % 64);
     uint64_t l = wp[1];
-    if (GM_UNLIKELY(((l | gm_load_relaxed(&wp[2])) & bit) ||
-                    !(idx < s->freeindex || (wp[0] & bit)))) {
+    /* Already freed (by us or by another thread), or never handed out (not
+     * below freeindex, not in alloc_bits): the slow path says which. One
+     * test of one word, no branch on freeindex: after a sweep in place,
+     * the live blocks of a churning span sit on both sides of it, and that
+     * branch went wrong on a fifth of the frees. */
+    uint64_t below = (uint64_t)0 - (uint64_t)(idx < s->freeindex);
+    if (GM_UNLIKELY((l | gm_load_relaxed(&wp[2]) | ~(wp[0] | below)) & bit)) {
       gm_busy_exit();
       gm_free_slow(p, s);
       return;
     }
     gm_store_relaxed(&wp[1], l | bit);
-    uint16_t n = (uint16_t)(s->local_nfreed + 1);
-    s->local_nfreed = n;
-    bool notify = n == s->notify_at; /* read while s is surely ours */
+    bool notify = --s->notify_ctr == 0; /* while s is surely ours */
     gm_busy_exit();
     if (GM_UNLIKELY(notify))
       gm_mcache_notify(s); /* a full span of ours became worth a sweep */
@@ -75,6 +66,41 @@ GM_INLINE void gm_free_impl(void *p) {
   }
   gm_busy_exit();
   gm_span_free_remote(s, idx, p);
+}
+
+/* Pointers outside the flat arena map, or in no span: out of line, so the
+ * fast path below makes no call and saves no registers. */
+void gm_free_unmapped(void *p);
+
+/* Free: span lookup in the arena map, then the object index by divMul, a
+ * check that p is the object's base and is allocated, and one bit set in a
+ * free bitmap: plainly if this thread owns the span, atomically if not.
+ * The slot becomes allocatable again at the span's next sweep. */
+GM_INLINE void gm_free_impl(void *p) {
+#if GM_DEBUG
+  if (p == NULL)
+    return;
+  p = gm_dbg_free_prepare(p); /* checks, then frees the raw block below */
+#endif
+  /* free(NULL) needs no test of its own: page 0 is in no arena, so NULL
+   * takes the unmapped path, which ignores it. */
+  uintptr_t a = (uintptr_t)p;
+  uintptr_t ai = a >> GM_ARENA_SHIFT;
+  if (GM_UNLIKELY(ai >= GM_ARENA_FLAT_LEN)) {
+    gm_free_unmapped(p);
+    return;
+  }
+  gm_heaparena_t *ha = gm_load_acquire(&gm_arena_flat[ai]);
+  if (GM_UNLIKELY(ha == NULL)) {
+    gm_free_unmapped(p);
+    return;
+  }
+  gm_mspan_t *s = gm_load_acquire(&ha->spans[(a >> GM_PAGE_SHIFT) & (GM_PAGES_PER_ARENA - 1)]);
+  if (GM_UNLIKELY(s == NULL)) {
+    gm_free_unmapped(p);
+    return;
+  }
+  gm_free_in_span(p, s);
 }
 
 #endif

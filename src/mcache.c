@@ -23,8 +23,7 @@ gm_mspan_t gm_empty_span = {.alloc_cache = 0, .nelems = 0, .freeindex = 0, .stat
 
 gm_mcache_t gm_empty_mcache = {.alloc = {[0 ... GM_NUM_SPAN_CLASSES - 1] = &gm_empty_span}};
 
-__thread gm_mcache_t *gm_tls_mcache __attribute__((tls_model("initial-exec"))) = &gm_empty_mcache;
-__thread uint8_t gm_tls_busy __attribute__((tls_model("initial-exec")));
+__thread gm_tls_t gm_tls __attribute__((tls_model("initial-exec"))) = {.mcache = &gm_empty_mcache};
 
 /* Thread life cycle: 0 = no mcache yet, 1 = has one, 2 = exited (its
  * pthread key destructor ran). After exit, allocations from later
@@ -49,7 +48,9 @@ static gm_mcache_t orphan_mcache = {.alloc = {[0 ... GM_NUM_SPAN_CLASSES - 1] = 
 static gm_mcache_t *mcache_create(void) {
   gm_lock(&registry_lock);
   if (!mcache_alloc_ready) {
-    gm_fixalloc_init(&mcache_alloc, sizeof(gm_mcache_t), offsetof(gm_mcache_t, next));
+    /* Whole cache lines, for the same reason as spans (mheap.c). */
+    gm_fixalloc_init(&mcache_alloc, GM_ALIGN_UP(sizeof(gm_mcache_t), (size_t)GM_CACHE_LINE),
+                     offsetof(gm_mcache_t, next));
     mcache_alloc_ready = true;
   }
   gm_mcache_t *c = gm_fixalloc_alloc(&mcache_alloc);
@@ -122,8 +123,8 @@ static void cache_unlock(gm_mcache_t *c) { gm_store_release(&c->lock, 0); }
  * with owner = this cache, and the owner's frees into them stay plain
  * writes. Per class there are two lists:
  *
- *   full   exhausted spans; notify_at = half of nelems, so the owner's
- *          free that brings local_nfreed there calls gm_mcache_notify,
+ *   full   exhausted spans; the owner's free that brings the frees since
+ *          the last sweep to half of nelems calls gm_mcache_notify,
  *          which moves the span to ready.
  *   ready  spans with enough frees waiting to be worth a sweep; refill
  *          takes the one with the most among the newest few.
@@ -162,7 +163,7 @@ static void clist_push(gm_mcache_t *c, gm_spanclass_t spc, gm_mspan_t *s, unsign
     c->nfull[spc]++;
   gm_store_relaxed(&s->cache_list, (uint8_t)which); /* remote frees read it */
   s->partial_epoch = gm_load_relaxed(&gm_scav_epoch); /* age, for the trim */
-  s->notify_at = which == GM_CLIST_FULL ? (uint16_t)sweep_threshold(s) : 0;
+  gm_span_set_notify(s, which == GM_CLIST_FULL ? sweep_threshold(s) : 0);
 }
 
 static void clist_remove(gm_mcache_t *c, gm_spanclass_t spc, gm_mspan_t *s) {
@@ -179,7 +180,7 @@ static void clist_remove(gm_mcache_t *c, gm_spanclass_t spc, gm_mspan_t *s) {
     c->nfull[spc]--;
   s->next = s->prev = NULL;
   gm_store_relaxed(&s->cache_list, (uint8_t)GM_CLIST_NONE);
-  s->notify_at = 0;
+  gm_span_set_notify(s, 0);
 }
 
 /* Put an exhausted span on the list its waiting frees call for. A span
@@ -187,16 +188,17 @@ static void clist_remove(gm_mcache_t *c, gm_spanclass_t spc, gm_mspan_t *s) {
  * say) goes back to mcentral instead, as in Go: there their frees move it
  * along without this cache reading lines they keep writing. */
 static void retire(gm_mcache_t *c, gm_spanclass_t spc, gm_mspan_t *s) {
-  if (s->local_nfreed == 0 && gm_span_has_frees(s)) { /* remote frees only */
+  if (gm_span_local_nfreed(s) == 0 && gm_span_has_frees(s)) { /* remote frees only */
     gm_mcentral_uncache_span(s);
     return;
   }
-  clist_push(c, spc, s, s->local_nfreed >= sweep_threshold(s) ? GM_CLIST_READY : GM_CLIST_FULL);
+  clist_push(c, spc, s,
+             gm_span_local_nfreed(s) >= sweep_threshold(s) ? GM_CLIST_READY : GM_CLIST_FULL);
 }
 
 /* Frees waiting in s: the owner's count plus the remote bits. */
 static unsigned frees_waiting(gm_mspan_t *s) {
-  unsigned n = s->local_nfreed;
+  unsigned n = gm_span_local_nfreed(s);
   const uint64_t *r = gm_span_rfree(s, 0);
   for (unsigned w = 0; w < s->nwords; w++)
     n += gm_popcount64(gm_load_relaxed(&r[3 * w]));
@@ -251,7 +253,7 @@ static bool take_listed(gm_mcache_t *c, gm_spanclass_t spc, gm_mspan_t *s) {
 static gm_mspan_t *best_ready(gm_mspan_t *s) {
   gm_mspan_t *best = s;
   for (unsigned k = 0; s && k < 8; s = s->next, k++)
-    if (s->local_nfreed > best->local_nfreed)
+    if (gm_span_local_nfreed(s) > gm_span_local_nfreed(best))
       best = s;
   return best;
 }
@@ -327,7 +329,7 @@ static void *mcache_next_free(gm_mcache_t *c, gm_spanclass_t spc) {
       return gm_span_next_free_fast(s);
     /* Exhausted. Sweep it in place if enough owner frees are waiting (no
      * lock, no list traffic), else keep it owned on a list. */
-    if (s->local_nfreed >= sweep_threshold(s) && take_swept(c, spc, s))
+    if (gm_span_local_nfreed(s) >= sweep_threshold(s) && take_swept(c, spc, s))
       return gm_span_next_free_fast(s);
     c->alloc[spc] = &gm_empty_span;
     retire(c, spc, s);

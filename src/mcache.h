@@ -48,20 +48,31 @@ typedef struct gm_mcache {
   uint32_t seen_nslow, idle_rounds;
 } gm_mcache_t;
 
+/* The thread's fast-path state in one initial-exec TLS object: in a shared
+ * library each TLS variable costs a GOT load of its offset, so the mcache
+ * pointer and the busy flag share one (one load serves both paths).
+ *   mcache  the calling thread's cache (&gm_empty_mcache until its first
+ *           malloc)
+ *   busy    see gm_busy_enter */
+typedef struct gm_tls {
+  struct gm_mcache *mcache;
+  uint8_t busy;
+} gm_tls_t;
+extern __thread gm_tls_t gm_tls __attribute__((tls_model("initial-exec")));
+#define gm_tls_mcache (gm_tls.mcache)
+#define gm_tls_busy (gm_tls.busy)
+
 /* Set while this thread is inside a fast path that touches its mcache or
  * its spans without a lock. A reclaimer that has detached the cache waits
  * for it to clear; a process-wide membarrier on the reclaimer's side stands
  * in for the store-load fence the owner would otherwise need here, so
  * entering and leaving cost one plain store each. */
-extern __thread uint8_t gm_tls_busy __attribute__((tls_model("initial-exec")));
 GM_INLINE void gm_busy_enter(void) {
   gm_store_relaxed(&gm_tls_busy, 1);
   __atomic_signal_fence(__ATOMIC_SEQ_CST);
 }
 GM_INLINE void gm_busy_exit(void) { gm_store_release(&gm_tls_busy, 0); }
 
-/* The calling thread's mcache (&gm_empty_mcache until its first malloc). */
-extern __thread gm_mcache_t *gm_tls_mcache __attribute__((tls_model("initial-exec")));
 extern gm_mcache_t gm_empty_mcache;
 extern gm_mspan_t gm_empty_span;
 
@@ -77,7 +88,9 @@ GM_INLINE void *gm_mcache_alloc_small(size_t size) {
   gm_mcache_t *c = gm_tls_mcache;
   gm_busy_enter();
   /* relaxed: a reclaimer may swap in the empty span (a plain mov). */
-  gm_mspan_t *s = gm_load_relaxed(&c->alloc[gm_make_spanclass(cls, false)]);
+  /* cls << 1 is gm_make_spanclass(cls, false), without its narrowing to
+   * a byte, which costs the fast path a zero-extension. */
+  gm_mspan_t *s = gm_load_relaxed(&c->alloc[cls << 1]);
   uint64_t cache = s->alloc_cache;
   if (GM_LIKELY(cache != 0)) {
     void *p = gm_span_take(s, cache);
@@ -88,7 +101,7 @@ GM_INLINE void *gm_mcache_alloc_small(size_t size) {
   return gm_mcache_alloc_slow(size);
 }
 
-/* Owner's free brought s->local_nfreed to s->notify_at: move s from its
+/* Owner's free brought s->notify_ctr to 0: move s from its
  * cache's full list to the ready list. */
 void gm_mcache_notify(gm_mspan_t *s);
 

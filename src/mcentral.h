@@ -43,7 +43,7 @@ void gm_mcentral_span_freed(gm_mspan_t *s);
 
 /* The partial list span s (PARTIAL, lock held) is on. */
 static inline gm_spanlist_t *gm_mcentral_partial_list(gm_mcentral_t *mc, const gm_mspan_t *s) {
-  return s->released ? &mc->partial_released : &mc->partial;
+  return (s->released_mask & ~GM_SPAN_SCANNED) ? &mc->partial_released : &mc->partial;
 }
 
 /* List primitives, mcentral lock held (the scavenger moves spans too). */

@@ -21,6 +21,11 @@
 
 gm_mheap_t gm_heap = {.lock = GM_LOCK_INIT};
 
+#if !GM_DEBUG
+_Static_assert(sizeof(gm_mspan_t) + 3 * sizeof(uint64_t) <= GM_SPAN_META_ALIGN,
+               "a one-word span's metadata no longer fits one 128-byte block");
+#endif
+
 static unsigned bucket_for_words(unsigned nwords) {
   unsigned b = 0;
   while ((1u << b) < nwords)
@@ -30,7 +35,9 @@ static unsigned bucket_for_words(unsigned nwords) {
 
 void gm_mheap_init(void) {
   for (unsigned b = 0; b < GM_SPAN_BUCKETS; b++)
-    gm_fixalloc_init(&gm_heap.spanalloc[b], sizeof(gm_mspan_t) + 3 * sizeof(uint64_t) * (1u << b),
+    gm_fixalloc_init(&gm_heap.spanalloc[b],
+                     GM_ALIGN_UP(sizeof(gm_mspan_t) + 3 * sizeof(uint64_t) * (1u << b),
+                                 (size_t)GM_SPAN_META_ALIGN),
                      offsetof(gm_mspan_t, next));
   if (!gm_pagealloc_init(&gm_heap.pages))
     gm_fatal("cannot initialise the page allocator", NULL, "out of memory at start");
@@ -177,7 +184,7 @@ gm_mspan_t *gm_mheap_alloc_span(size_t npages, gm_spanclass_t spc, size_t align_
     return NULL;
   }
   gm_span_init(s, base, npages, spc);
-  s->bucket = b;
+  s->bucket = (uint8_t)b;
   s->needzero = scav < npages;
   gm_store_relaxed(&s->owner, owner);
   gm_store_release(&s->state, state);
@@ -232,7 +239,6 @@ void gm_mheap_free_span(gm_mspan_t *s) {
 static void set_large_size(gm_mspan_t *s, size_t npages) {
   s->npages = npages;
   s->elemsize = npages << GM_PAGE_SHIFT;
-  s->limit = s->base + s->elemsize;
 }
 
 bool gm_mheap_grow_span(gm_mspan_t *s, size_t new_npages) {

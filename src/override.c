@@ -25,10 +25,7 @@
 #define GM_EXPORT __attribute__((visibility("default"), used))
 
 GM_EXPORT void *malloc(size_t size) { return gm_malloc_impl(size); }
-GM_EXPORT void free(void *p) {
-  if (GM_LIKELY(p != NULL))
-    gm_free_impl(p);
-}
+GM_EXPORT void free(void *p) { gm_free_impl(p); }
 GM_EXPORT void *calloc(size_t n, size_t size) { return gm_calloc(n, size); }
 GM_EXPORT void *realloc(void *p, size_t size) { return gm_realloc(p, size); }
 GM_EXPORT void *reallocarray(void *p, size_t n, size_t size) { return gm_reallocarray(p, n, size); }

@@ -181,18 +181,15 @@ size_t gm_scavenge_span_locked(gm_mspan_t *s) {
     }
   }
   s->released_mask = mask | GM_SPAN_SCANNED;
-  if (released) {
-    s->released += (uint32_t)released;
+  if (released)
     gm_fetch_add_relaxed(&gm_scav_span_bytes, released);
-  }
   return released;
 }
 
 void gm_scavenge_span_reused(gm_mspan_t *s) {
-  if (s->released) {
-    gm_fetch_sub_relaxed(&gm_scav_span_bytes, (size_t)s->released);
-    s->released = 0;
-  }
+  size_t released = gm_span_released_bytes(s, gm_sys_page_size());
+  if (released)
+    gm_fetch_sub_relaxed(&gm_scav_span_bytes, released);
   s->released_mask = 0;
 }
 

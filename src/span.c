@@ -23,11 +23,9 @@ void gm_span_init(gm_mspan_t *s, uintptr_t base, size_t npages, gm_spanclass_t s
   s->gcmark_bits = NULL;
   s->sweepgen = 0;
   s->partial_epoch = 0;
-  s->released = 0;
   s->released_mask = 0;
   s->alloc_count = 0;
-  s->local_nfreed = 0;
-  s->notify_at = 0;
+  s->notify_base = s->notify_ctr = GM_NOTIFY_NEVER;
   gm_store_relaxed(&s->cache_list, (uint8_t)GM_CLIST_NONE);
   s->needzero = 0;
   if (cls == 0) {
@@ -40,7 +38,6 @@ void gm_span_init(gm_mspan_t *s, uintptr_t base, size_t npages, gm_spanclass_t s
     gm_store_relaxed(&s->divmul, gm_class_to_divmagic[cls]);
   }
   gm_store_relaxed(&s->nwords, (uint8_t)((s->nelems + 63) / 64));
-  s->limit = base + (size_t)s->nelems * s->elemsize;
   gm_store_relaxed(&s->small_bytes, cls ? (size_t)s->nelems * s->elemsize : 0);
   /* Slots past nelems are "allocated" forever, so no cache ever offers them. */
   unsigned tail = (unsigned)s->nelems & 63;
@@ -72,7 +69,7 @@ bool gm_span_refill_cache(gm_mspan_t *s) {
 }
 
 bool gm_span_has_frees(gm_mspan_t *s) {
-  if (s->local_nfreed)
+  if (gm_span_local_nfreed(s))
     return true;
   const uint64_t *r = gm_span_rfree(s, 0);
   for (unsigned w = 0; w < s->nwords; w++)
@@ -133,7 +130,7 @@ unsigned gm_span_sweep_counted(gm_mspan_t *s, gm_class_counts_t *own) {
       gm_fetch_add_relaxed(&gm_class_counts[s->spanclass].nfree, nfreed);
   }
   s->alloc_count = (uint16_t)nalloc;
-  s->local_nfreed = 0;
+  s->notify_ctr = s->notify_base; /* no owner frees since this sweep */
   if (freed)
     s->needzero = 1;
   s->alloc_cache = ~a[0];
@@ -202,9 +199,7 @@ const char *gm_span_check(gm_mspan_t *s) {
     return "span nwords does not match nelems";
   if (s->freeindex > s->nelems)
     return "span freeindex past nelems";
-  if (s->limit != s->base + (size_t)s->nelems * s->elemsize)
-    return "span limit wrong";
-  if (s->limit > s->base + (s->npages << GM_PAGE_SHIFT))
+  if (gm_span_limit(s) > s->base + (s->npages << GM_PAGE_SHIFT))
     return "span objects overrun its pages";
   unsigned tail = (unsigned)s->nelems & 63;
   if (tail && (a[3 * (s->nwords - 1)] & (~0ULL << tail)) != (~0ULL << tail))

@@ -62,27 +62,34 @@ struct gm_mspan {
   /* nelems * elemsize while this is an in-use small span, else 0: free's
    * one bounds check then also rejects dead and large spans. */
   size_t small_bytes;
-  /* Owner-only (mcache.c): the owner's free that brings local_nfreed to
-   * notify_at moves the span from its cache's full list to the ready list
-   * (0: never, for current and ready spans); which cache list holds it. */
-  uint16_t notify_at;
+  /* Owner-only (mcache.c): the owner's frees count notify_ctr down, and
+   * the one that brings it to 0 moves the span from its cache's full list
+   * to the ready list. The fast path pays one decrement for both the count
+   * and the test; the owner's frees since the last sweep are
+   * notify_base - notify_ctr (gm_span_local_nfreed). */
+  uint16_t notify_ctr;
   uint8_t cache_list;      /* GM_CLIST_*: none/current, full, ready */
   uint8_t state;           /* GM_SPAN_*, see above; atomic */
   gm_spanclass_t spanclass;
   uint8_t nwords;        /* 64-bit words per bitmap */
   uint8_t needzero;      /* free slots may hold old data (calloc must clear) */
+  uint8_t bucket;        /* metadata size bucket (mheap.c) */
   uint16_t alloc_count;  /* allocated objects as of the last sweep */
-  uint16_t local_nfreed; /* owner's frees since the last sweep */
-  /* -- cold ------------------------------------------------------------- */
-  uintptr_t limit;         /* base + nelems * elemsize: end of the objects */
+  uint16_t notify_base;  /* see notify_ctr */
+  uint32_t partial_epoch; /* scavenger epoch when put on a list (age) */
+  /* -- cold --------------------------------------------------------------
+   * The struct is 104 bytes, so with one bitmap word a span's metadata is
+   * 128: see GM_SPAN_META_ALIGN (mheap.h). The end of the objects
+   * (gm_span_limit) and the bytes released (gm_span_released_bytes) are
+   * computed rather than stored for that. */
   size_t npages;
   gm_mspan_t *next, *prev; /* mcentral list links, or fixalloc free list */
   uint64_t *gcmark_bits;   /* reserved for the garbage-collected heap */
   uint32_t sweepgen;       /* reserved for the garbage-collected heap */
-  uint32_t bucket;         /* metadata size bucket (mheap.c) */
-  uint32_t partial_epoch;  /* scavenger epoch when put on a list (age) */
-  uint32_t released;       /* bytes of free slots released to the OS */
-  uint32_t released_mask;  /* OS pages released (bit i = page i), GM_SPAN_SCANNED */
+  /* OS pages released (bit i = page i) while the span is on a central
+   * list, and GM_SPAN_SCANNED. Spans of more than 31 OS pages are not
+   * released piecemeal. */
+  uint32_t released_mask;
 #if GM_DEBUG
   size_t dbg_size;   /* large: the requested size (debugheap.c) */
   uint32_t dbg_off;  /* large: the block's offset from base */
@@ -90,6 +97,16 @@ struct gm_mspan {
 #endif
   uint64_t bits[];         /* alloc_bits, local_free, remote_free, interleaved */
 };
+
+/* End of the objects: base + nelems * elemsize. */
+GM_INLINE uintptr_t gm_span_limit(const gm_mspan_t *s) {
+  return s->base + (size_t)s->nelems * s->elemsize;
+}
+
+/* Bytes of s's free slots released to the OS (see released_mask). */
+GM_INLINE size_t gm_span_released_bytes(const gm_mspan_t *s, size_t os_page) {
+  return (size_t)gm_popcount64(gm_load_relaxed(&s->released_mask) & ~GM_SPAN_SCANNED) * os_page;
+}
 
 /* Word w of each bitmap. The three bitmaps are interleaved word by word
  * (alloc, local_free, remote_free, alloc, ...), so that free computes one
@@ -115,6 +132,24 @@ GM_INLINE void *gm_span_next_free_fast(gm_mspan_t *s) {
   if (GM_UNLIKELY(cache == 0))
     return NULL;
   return gm_span_take(s, cache);
+}
+
+/* notify_ctr start for "never notify": no span has this many slots, so
+ * the count cannot reach 0 from here. */
+#define GM_NOTIFY_NEVER 0x8000u
+
+/* The owner's frees into s since its last sweep. */
+GM_INLINE unsigned gm_span_local_nfreed(const gm_mspan_t *s) {
+  return (uint16_t)(s->notify_base - s->notify_ctr);
+}
+
+/* Notify when the owner's frees since the last sweep reach at (0: never),
+ * keeping the count. */
+GM_INLINE void gm_span_set_notify(gm_mspan_t *s, unsigned at) {
+  unsigned n = gm_span_local_nfreed(s);
+  unsigned base = at > n ? at : GM_NOTIFY_NEVER;
+  s->notify_base = (uint16_t)base;
+  s->notify_ctr = (uint16_t)(base - n);
 }
 
 /* Object index of an offset within a small span (Go's divMul trick). */

@@ -171,7 +171,7 @@ static void stats_span(gm_mspan_t *s, void *arg) {
     pend += gm_popcount64(p);
   }
   cs->spans++;
-  st->released_slot_bytes += gm_load_relaxed(&s->released);
+  st->released_slot_bytes += gm_span_released_bytes(s, gm_sys_page_size());
   cs->objects += used - pend;
   cs->free_objects += s->nelems - (used - pend);
   wk->pend_alloc[cls] += (int64_t)used - (int64_t)gm_load_relaxed(&s->alloc_count);

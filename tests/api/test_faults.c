@@ -172,6 +172,17 @@ static void df_xthread_remote(void) {
   pthread_join(t, NULL);
   returned("second free");
 }
+/* main mallocs, thread A frees (remote free), main frees again: caught at
+ * the second free, not later at a sweep the program may never reach. */
+static void df_xthread_back(void) {
+  struct xt x = {96, T_malloc(96)};
+  announce(x.p);
+  pthread_t t;
+  pthread_create(&t, NULL, xt_free, &x);
+  pthread_join(t, NULL);
+  T_free(opaque_ptr(x.p));
+  returned("second free");
+}
 
 /* ---- interior pointers ------------------------------------------------------ */
 
@@ -444,6 +455,7 @@ static const fault_case_t cases[] = {
     {"double_free_xthread_small", df_xthread_small, "double free", NULL, NULL, NULL},
     {"double_free_xthread_large", df_xthread_large, "double free", NULL, NULL, NULL},
     {"double_free_xthread_remote", df_xthread_remote, "double free", NULL, NULL, NULL},
+    {"double_free_xthread_back", df_xthread_back, "double free", NULL, NULL, NULL},
     {"interior_small_p1", int_small_1, "invalid free", INTERIOR, NULL, NULL},
     {"interior_small_p8", int_small_8, "invalid free", INTERIOR, NULL, NULL},
     {"interior_small_48_p16", int_small_16, "invalid free", INTERIOR, NULL, NULL},

@@ -65,7 +65,7 @@ static void test_class(unsigned cls, unsigned long long *rs) {
     nfreed++;
     if (unit_rand(rs) & 1) {
       *gm_span_lfree(s, i / 64) |= 1ULL << (i % 64);
-      s->local_nfreed++;
+      s->notify_ctr--; /* what the owner's free does */
     } else {
       gm_span_free_remote(s, i, (void *)(s->base + i * s->elemsize));
     }
