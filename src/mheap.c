@@ -22,8 +22,8 @@
 gm_mheap_t gm_heap = {.lock = GM_LOCK_INIT};
 
 #if !GM_DEBUG
-_Static_assert(sizeof(gm_mspan_t) + 3 * sizeof(uint64_t) <= GM_SPAN_META_ALIGN,
-               "a one-word span's metadata no longer fits one 128-byte block");
+_Static_assert(sizeof(gm_mspan_t) + 3 * sizeof(uint64_t) <= 128,
+               "a one-word span's metadata no longer fits 128 bytes");
 #endif
 
 static unsigned bucket_for_words(unsigned nwords) {

@@ -78,10 +78,10 @@ struct gm_mspan {
   uint16_t notify_base;  /* see notify_ctr */
   uint32_t partial_epoch; /* scavenger epoch when put on a list (age) */
   /* -- cold --------------------------------------------------------------
-   * The struct is 104 bytes, so with one bitmap word a span's metadata is
-   * 128: see GM_SPAN_META_ALIGN (mheap.h). The end of the objects
-   * (gm_span_limit) and the bytes released (gm_span_released_bytes) are
-   * computed rather than stored for that. */
+   * The struct is 104 bytes, so that with one bitmap word a span's
+   * metadata fits 128 (see GM_SPAN_META_ALIGN, mheap.h): the end of the
+   * objects (gm_span_limit) and the bytes released (gm_span_released_bytes)
+   * are computed rather than stored. */
   size_t npages;
   gm_mspan_t *next, *prev; /* mcentral list links, or fixalloc free list */
   uint64_t *gcmark_bits;   /* reserved for the garbage-collected heap */
