@@ -48,8 +48,13 @@ static gm_mcache_t orphan_mcache = {.alloc = {[0 ... GM_NUM_SPAN_CLASSES - 1] = 
 static gm_mcache_t *mcache_create(void) {
   gm_lock(&registry_lock);
   if (!mcache_alloc_ready) {
-    /* Whole cache lines, for the same reason as spans (mheap.c). */
-    gm_fixalloc_init(&mcache_alloc, GM_ALIGN_UP(sizeof(gm_mcache_t), (size_t)GM_CACHE_LINE),
+    /* Whole 256-byte blocks and one more as a gap, for the reason span
+     * metadata comes in 256-byte blocks (mheap.h): malloc reads the start
+     * of its cache, and another thread's slow path writes the end of its
+     * own right before it. */
+    gm_fixalloc_init(&mcache_alloc,
+                     GM_ALIGN_UP(sizeof(gm_mcache_t), (size_t)GM_SPAN_META_ALIGN) +
+                         GM_SPAN_META_ALIGN,
                      offsetof(gm_mcache_t, next));
     mcache_alloc_ready = true;
   }
