@@ -29,6 +29,7 @@ typedef struct gm_mcache {
    * the owner's view of it, to know when its full lists are worth a look. */
   uint32_t remote_hint[GM_NUM_SPAN_CLASSES];
   uint32_t remote_seen[GM_NUM_SPAN_CLASSES];
+  uint32_t nempty; /* ready spans that became empty since the last release */
   /* Statistics kept by the owner with plain stores (one writer), summed
    * by gm_mcache_sum_counts: objects handed out and freed as its sweeps
    * fold them in, and the request sizes its slow path samples. Shared
@@ -101,8 +102,8 @@ GM_INLINE void *gm_mcache_alloc_small(size_t size) {
   return gm_mcache_alloc_slow(size);
 }
 
-/* Owner's free brought s->notify_ctr to 0: move s from its
- * cache's full list to the ready list. */
+/* Owner's free brought s->notify_ctr to 0: move s from its cache's full
+ * list to the ready list, or count a ready span that became empty. */
 void gm_mcache_notify(gm_mspan_t *s);
 
 /* Another thread freed into a span cache c owns (span.c). */

@@ -13,7 +13,11 @@
  * 3. Trim: after the frees, the thread allocates only another class for a
  *    while. Its slow path must hand the first class's spans back (about
  *    half a second of scavenger ticks), with no call into the library:
- *    none is left on its lists, and their pages are free in the heap. */
+ *    none is left on its lists, and their pages are free in the heap.
+ * 4. Empty spans: the thread fills and frees the first class again, then at
+ *    once fills another class with as many bytes. Before that class turns
+ *    to mcentral, the cache must hand back its empty spans, so the heap
+ *    does not grow beside them. */
 #include "unit.h"
 
 #include "arena.h"
@@ -177,5 +181,20 @@ int main(void) {
   CHECK(cen.error == NULL, "heap inconsistent: %s", cen.error ? cen.error : "");
   CHECK(cen.free_pages + 64 >= nfirst * gm_class_to_allocnpages[gm_spanclass_sizeclass(spc)],
         "trimmed spans did not reach the heap: %zu free pages", cen.free_pages);
+  /* 4. Empty spans go back before the heap grows. */
+  fill_all();
+  free_all_shuffled(&rng);
+  nready = list_len(c->ready[spc], c, GM_CLIST_READY, &bad);
+  CHECK(nready > 0, "no ready span after freeing: the test is not testing");
+  size_t pages1 = heap_pages();
+  static void *other[N / 2];
+  for (size_t i = 0; i < N / 2; i++) {
+    other[i] = gm_malloc(2 * SIZE);
+    CHECK(other[i] != NULL, "malloc(%d) failed", 2 * SIZE);
+  }
+  CHECK(heap_pages() == pages1, "heap grew from %zu to %zu pages beside %zu empty spans", pages1,
+        heap_pages(), nready);
+  for (size_t i = 0; i < N / 2; i++)
+    gm_free(other[i]);
   return unit_done("test_owned");
 }
