@@ -341,12 +341,19 @@ static void uncache_list(gm_mspan_t *list);
 static void release_empty(gm_mcache_t *c) {
   c->nempty = 0;
   for (unsigned spc = 0; spc < GM_NUM_SPAN_CLASSES; spc++) {
+    /* Each class keeps one: with spans of one or two large objects, every
+     * refill of a class takes an empty span, and handing those back made
+     * each refill a trip through the heap. */
+    bool kept = false;
     gm_mspan_t *s = c->ready[spc];
     while (s) {
       gm_mspan_t *next = s->next;
       if (gm_span_local_nfreed(s) == s->nelems) {
-        clist_remove(c, (gm_spanclass_t)spc, s);
-        gm_mcentral_uncache_span(s);
+        if (kept) {
+          clist_remove(c, (gm_spanclass_t)spc, s);
+          gm_mcentral_uncache_span(s);
+        }
+        kept = true;
       }
       s = next;
     }
