@@ -89,10 +89,10 @@ GM_INLINE unsigned sweep(gm_mspan_t *s, gm_class_counts_t *own, bool hw) {
   uint64_t *a = gm_span_abits(s, 0); /* word w of each at [3 * w] */
   uint64_t *lf = gm_span_lfree(s, 0);
   uint64_t *rf = gm_span_rfree(s, 0);
-  unsigned fi = s->freeindex;
+  unsigned fi = s->freeindex, nw = s->nwords;
   unsigned nalloc = 0, nused = 0, nfreed = 0;
   uint64_t freed = 0;
-  for (unsigned w = 0; w < s->nwords; w++) {
+  for (unsigned w = 0; w < nw; w++) {
     /* Materialise Go's "below freeindex = allocated" into the bitmap. */
     uint64_t m = a[3 * w];
     unsigned lo = w * 64;
@@ -116,13 +116,14 @@ GM_INLINE unsigned sweep(gm_mspan_t *s, gm_class_counts_t *own, bool hw) {
     m &= ~f;
     freed |= f;
     gm_store_relaxed(&a[3 * w], m);
-    /* f lies within m and the slots, so what was in use is what stays
-     * allocated plus what was freed. */
-    nalloc += hw ? (unsigned)__builtin_popcountll(m & slot_mask(s, w))
-                 : gm_popcount64(m & slot_mask(s, w));
+    /* The bits past nelems stay set (span.h) and f lies within m and the
+     * slots: count whole words, take the tail off once below, and what
+     * was in use is what stays allocated plus what was freed. */
+    nalloc += hw ? (unsigned)__builtin_popcountll(m) : gm_popcount64(m);
     if (f)
       nfreed += hw ? (unsigned)__builtin_popcountll(f) : gm_popcount64(f);
   }
+  nalloc -= nw * 64u - s->nelems;
   nused = nalloc + nfreed;
   /* Objects handed out since the last sweep, and frees folded in now. */
   if (own) {
