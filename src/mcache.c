@@ -213,8 +213,11 @@ static void retire(gm_mcache_t *c, gm_spanclass_t spc, gm_mspan_t *s) {
 static unsigned frees_waiting(gm_mspan_t *s) {
   unsigned n = gm_span_local_nfreed(s);
   const uint64_t *r = gm_span_rfree(s, 0);
-  for (unsigned w = 0; w < s->nwords; w++)
-    n += gm_popcount64(gm_load_relaxed(&r[3 * w]));
+  for (unsigned w = 0; w < s->nwords; w++) {
+    uint64_t x = gm_load_relaxed(&r[3 * w]);
+    if (x) /* most words hold no remote free; the popcount is not free */
+      n += gm_popcount64(x);
+  }
   return n;
 }
 
