@@ -444,7 +444,8 @@ static size_t alloc_range(gm_pagealloc_t *pa, uint64_t pg, uint64_t n) {
     left -= k;
   }
   update(pa, pg, n, true);
-  pa->free_pages -= n;
+  /* Relaxed stores: see gm_pagealloc_free_pages. */
+  __atomic_store_n(&pa->free_pages, pa->free_pages - n, __ATOMIC_RELAXED);
   pa->scav_pages -= scav;
   return scav;
 }
@@ -550,7 +551,7 @@ void gm_pagealloc_free(gm_pagealloc_t *pa, uintptr_t base, size_t npages) {
     left -= k;
   }
   update(pa, pg, npages, false);
-  pa->free_pages += npages;
+  __atomic_store_n(&pa->free_pages, pa->free_pages + npages, __ATOMIC_RELAXED);
   if (base < pa->search_addr)
     pa->search_addr = base;
 }
@@ -619,7 +620,7 @@ bool gm_pagealloc_grow(gm_pagealloc_t *pa, uintptr_t base, size_t npages) {
   }
   update(pa, base >> GM_PAGE_SHIFT, npages, false);
   pa->total_pages += npages;
-  pa->free_pages += npages;
+  __atomic_store_n(&pa->free_pages, pa->free_pages + npages, __ATOMIC_RELAXED);
   pa->scav_pages += npages;
   if (base < pa->search_addr)
     pa->search_addr = base;
@@ -715,7 +716,9 @@ size_t gm_pagealloc_scavenge(gm_pagealloc_t *pa, size_t bytes,
 /* ---- queries ------------------------------------------------------------------------ */
 
 size_t gm_pagealloc_total_pages(const gm_pagealloc_t *pa) { return pa->total_pages; }
-size_t gm_pagealloc_free_pages(const gm_pagealloc_t *pa) { return pa->free_pages; }
+size_t gm_pagealloc_free_pages(const gm_pagealloc_t *pa) {
+  return __atomic_load_n(&pa->free_pages, __ATOMIC_RELAXED);
+}
 size_t gm_pagealloc_scavenged_pages(const gm_pagealloc_t *pa) { return pa->scav_pages; }
 
 static const pa_chunk_t *grown_chunk(const gm_pagealloc_t *pa, uintptr_t addr) {

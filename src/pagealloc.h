@@ -86,6 +86,8 @@ size_t gm_pagealloc_scavenge(gm_pagealloc_t *pa, size_t bytes,
                              void (*release)(uintptr_t base, size_t len));
 
 size_t gm_pagealloc_total_pages(const gm_pagealloc_t *pa);
+/* Free pages; may be read without the heap lock (a relaxed atomic), as a
+ * hint. */
 size_t gm_pagealloc_free_pages(const gm_pagealloc_t *pa);
 size_t gm_pagealloc_scavenged_pages(const gm_pagealloc_t *pa);
 
