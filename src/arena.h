@@ -41,10 +41,23 @@ extern gm_heaparena_t **gm_arena_l1[1u << GM_ARENA_L1_BITS];
 
 gm_heaparena_t *gm_arena_of_high(uintptr_t p);
 
+/* p lies below 4 TiB, where the flat table answers for it. */
+GM_INLINE bool gm_arena_in_flat(uintptr_t p) { return (p >> GM_ARENA_SHIFT) < GM_ARENA_FLAT_LEN; }
+
+/* The arena of p, for p in the flat table's range (or NULL). */
+GM_INLINE gm_heaparena_t *gm_arena_of_flat(uintptr_t p) {
+  return gm_load_acquire(&gm_arena_flat[p >> GM_ARENA_SHIFT]);
+}
+
 GM_INLINE gm_heaparena_t *gm_arena_of(uintptr_t p) {
-  if (GM_LIKELY((p >> GM_ARENA_FLAT_BITS) == 0))
-    return gm_load_acquire(&gm_arena_flat[p >> GM_ARENA_SHIFT]);
+  if (GM_LIKELY(gm_arena_in_flat(p)))
+    return gm_arena_of_flat(p);
   return gm_arena_of_high(p);
+}
+
+/* The span entry of p's page in its arena ha (NULL: no span there yet). */
+GM_INLINE gm_mspan_t *gm_arena_span(gm_heaparena_t *ha, uintptr_t p) {
+  return gm_load_acquire(&ha->spans[(p >> GM_PAGE_SHIFT) & (GM_PAGES_PER_ARENA - 1)]);
 }
 
 GM_INLINE gm_heaparena_t *gm_arena_of_two_level(uintptr_t p) {
@@ -62,7 +75,7 @@ GM_INLINE gm_mspan_t *gm_span_of(uintptr_t p) {
   gm_heaparena_t *ha = gm_arena_of(p);
   if (GM_UNLIKELY(ha == NULL))
     return NULL;
-  return gm_load_acquire(&ha->spans[(p >> GM_PAGE_SHIFT) & (GM_PAGES_PER_ARENA - 1)]);
+  return gm_arena_span(ha, p);
 }
 
 /* Reserve n bytes (a multiple of GM_ARENA_BYTES) of arena address space,

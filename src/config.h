@@ -48,6 +48,12 @@
 /* Cache line, for padding shared structures apart. */
 #define GM_CACHE_LINE 64
 
+/* Distance that keeps two threads' hot data from slowing each other: the
+ * L2 prefetchers move neighbouring lines between cores in groups of up to
+ * 256 bytes (measured: mheap.h). For per-thread data allocated side by
+ * side: span metadata, mcaches. */
+#define GM_PREFETCH_BLOCK 256
+
 #ifndef GM_DEBUG
 #define GM_DEBUG 0
 #endif

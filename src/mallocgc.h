@@ -84,18 +84,18 @@ GM_INLINE void gm_free_impl(void *p) {
 #endif
   /* free(NULL) needs no test of its own: page 0 is in no arena, so NULL
    * takes the unmapped path, which ignores it. */
+  /* gm_span_of, with the two-level map's call moved out of line. */
   uintptr_t a = (uintptr_t)p;
-  uintptr_t ai = a >> GM_ARENA_SHIFT;
-  if (GM_UNLIKELY(ai >= GM_ARENA_FLAT_LEN)) {
+  if (GM_UNLIKELY(!gm_arena_in_flat(a))) {
     gm_free_unmapped(p);
     return;
   }
-  gm_heaparena_t *ha = gm_load_acquire(&gm_arena_flat[ai]);
+  gm_heaparena_t *ha = gm_arena_of_flat(a);
   if (GM_UNLIKELY(ha == NULL)) {
     gm_free_unmapped(p);
     return;
   }
-  gm_mspan_t *s = gm_load_acquire(&ha->spans[(a >> GM_PAGE_SHIFT) & (GM_PAGES_PER_ARENA - 1)]);
+  gm_mspan_t *s = gm_arena_span(ha, a);
   if (GM_UNLIKELY(s == NULL)) {
     gm_free_unmapped(p);
     return;

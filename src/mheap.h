@@ -23,7 +23,7 @@
  * 1024-byte ones (separate processes: 2%). The cost is memory: a span of
  * one bitmap word takes 256 bytes of metadata for 128 used (the struct is
  * kept to 104 bytes), 1.6% of a one-page span. */
-#define GM_SPAN_META_ALIGN 256
+#define GM_SPAN_META_ALIGN GM_PREFETCH_BLOCK
 
 typedef struct gm_mheap {
   gm_lock_t lock;

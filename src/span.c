@@ -90,7 +90,7 @@ GM_INLINE unsigned sweep(gm_mspan_t *s, gm_class_counts_t *own, bool hw) {
   uint64_t *lf = gm_span_lfree(s, 0);
   uint64_t *rf = gm_span_rfree(s, 0);
   unsigned fi = s->freeindex, nw = s->nwords;
-  unsigned nalloc = 0, nused = 0, nfreed = 0;
+  unsigned nalloc = 0, nfreed = 0;
   uint64_t freed = 0;
   for (unsigned w = 0; w < nw; w++) {
     /* Materialise Go's "below freeindex = allocated" into the bitmap. */
@@ -124,7 +124,7 @@ GM_INLINE unsigned sweep(gm_mspan_t *s, gm_class_counts_t *own, bool hw) {
       nfreed += hw ? (unsigned)__builtin_popcountll(f) : gm_popcount64(f);
   }
   nalloc -= nw * 64u - s->nelems;
-  nused = nalloc + nfreed;
+  unsigned nused = nalloc + nfreed;
   /* Objects handed out since the last sweep, and frees folded in now. */
   if (own) {
     gm_store_relaxed(&own->nmalloc, own->nmalloc + (nused - s->alloc_count));

@@ -149,6 +149,12 @@ static void *xt_free(void *arg) {
   T_free(x->p);
   return NULL;
 }
+/* Free x->p on a thread of its own, and wait for it. */
+static void free_on_thread(struct xt *x) {
+  pthread_t t;
+  pthread_create(&t, NULL, xt_free, x);
+  pthread_join(t, NULL);
+}
 /* Thread A mallocs p and frees it; after the join, thread B (main) frees it. */
 static void df_xthread(size_t n) {
   struct xt x = {n, NULL};
@@ -165,11 +171,8 @@ static void df_xthread_large(void) { df_xthread(1 * MiB); }
 static void df_xthread_remote(void) {
   struct xt x = {96, T_malloc(96)};
   announce(x.p);
-  pthread_t t;
-  pthread_create(&t, NULL, xt_free, &x);
-  pthread_join(t, NULL);
-  pthread_create(&t, NULL, xt_free, &x);
-  pthread_join(t, NULL);
+  free_on_thread(&x);
+  free_on_thread(&x);
   returned("second free");
 }
 /* main mallocs, thread A frees (remote free), main frees again: caught at
@@ -177,9 +180,7 @@ static void df_xthread_remote(void) {
 static void df_xthread_back(void) {
   struct xt x = {96, T_malloc(96)};
   announce(x.p);
-  pthread_t t;
-  pthread_create(&t, NULL, xt_free, &x);
-  pthread_join(t, NULL);
+  free_on_thread(&x);
   T_free(opaque_ptr(x.p));
   returned("second free");
 }
