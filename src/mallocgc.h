@@ -36,8 +36,8 @@ GM_INLINE void gm_free_in_span(void *p, gm_mspan_t *s) {
     gm_free_slow(p, s);
     return;
   }
-  size_t idx = gm_span_obj_index(s, off);
-  if (GM_UNLIKELY(idx * s->elemsize != off)) {
+  size_t idx;
+  if (GM_UNLIKELY(!gm_span_obj_index_exact(s, off, &idx))) {
     gm_free_slow(p, s);
     return;
   }

@@ -85,13 +85,11 @@ void *gm_mcache_alloc_slow(size_t size);
 /* The small-object malloc fast path (Go's mallocgc small path +
  * nextFreeFast). */
 GM_INLINE void *gm_mcache_alloc_small(size_t size) {
-  unsigned cls = gm_size_to_class(size);
+  unsigned spc = gm_size_to_spanclass(size);
   gm_mcache_t *c = gm_tls_mcache;
   gm_busy_enter();
   /* relaxed: a reclaimer may swap in the empty span (a plain mov). */
-  /* cls << 1 is gm_make_spanclass(cls, false), without its narrowing to
-   * a byte, which costs the fast path a zero-extension. */
-  gm_mspan_t *s = gm_load_relaxed(&c->alloc[cls << 1]);
+  gm_mspan_t *s = gm_load_relaxed(&c->alloc[spc]);
   uint64_t cache = s->alloc_cache;
   if (GM_LIKELY(cache != 0)) {
     void *p = gm_span_take(s, cache);

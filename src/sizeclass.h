@@ -5,10 +5,15 @@
  * Where we differ from Go: malloc must return 16-byte aligned memory for
  * every request of 16 bytes or more (glibc's MALLOC_ALIGNMENT on x86-64),
  * and Go's 24-byte class is only 8-byte aligned. So the table that malloc
- * reads, gm_size_class8, is a mutable copy that starts as the "align16"
- * variant (17..24 -> 32 B class); GOMALLOC_ALIGN8=1 swaps in Go's exact
- * table at start. Sizes above 1024 use Go's 128-step table unchanged:
- * every class from 32 B up is 16-byte aligned. */
+ * reads uses the "align16" variant (17..24 -> 32 B class) unless
+ * GOMALLOC_ALIGN8=1 asks for Go's exact one. Sizes above 1024 map as in
+ * Go's 128-step table: every class from 32 B up is 16-byte aligned.
+ *
+ * Also unlike Go, malloc reads one table, built at start from Go's two:
+ * gm_size_spc8, indexed by ceil(size / 8) over every small size (4 KiB),
+ * holding the span class itself. Go keeps two small tables to save
+ * memory; one saves the fast path a compare, a branch and a shift, and
+ * only the lines of the sizes a program uses are ever read. */
 #ifndef GM_SIZECLASS_H
 #define GM_SIZECLASS_H
 
@@ -25,14 +30,19 @@ GM_INLINE gm_spanclass_t gm_make_spanclass(unsigned sizeclass, bool noscan) {
 GM_INLINE unsigned gm_spanclass_sizeclass(gm_spanclass_t sc) { return sc >> 1; }
 GM_INLINE bool gm_spanclass_noscan(gm_spanclass_t sc) { return sc & 1; }
 
-extern uint8_t gm_size_class8[GM_SIZE_TO_CLASS8_LEN];
+#define GM_SIZE_SPC8_LEN (GM_MAX_SMALL_SIZE / GM_SMALL_SIZE_DIV + 1) /* 4097 */
+extern uint8_t gm_size_spc8[GM_SIZE_SPC8_LEN];
 
-/* Size class for a request of size <= GM_MAX_SMALL_SIZE (0 maps to class 1). */
+/* Span class (scan) for a request of size <= GM_MAX_SMALL_SIZE (0 maps to
+ * class 1). All zero until gm_sizeclass_init: span class 0 is never
+ * cached, so a malloc before that takes the slow path, which sets up. */
+GM_INLINE unsigned gm_size_to_spanclass(size_t size) {
+  return gm_size_spc8[(size + GM_SMALL_SIZE_DIV - 1) / GM_SMALL_SIZE_DIV];
+}
+
+/* Size class for a request of size <= GM_MAX_SMALL_SIZE. */
 GM_INLINE unsigned gm_size_to_class(size_t size) {
-  if (GM_LIKELY(size <= GM_SMALL_SIZE_MAX))
-    return gm_size_class8[(size + GM_SMALL_SIZE_DIV - 1) / GM_SMALL_SIZE_DIV];
-  return gm_size_to_class128[(size - GM_SMALL_SIZE_MAX + GM_LARGE_SIZE_DIV - 1) /
-                             GM_LARGE_SIZE_DIV];
+  return gm_spanclass_sizeclass((gm_spanclass_t)gm_size_to_spanclass(size));
 }
 
 /* Select the lookup table from the options (init.c, before any allocation). */

@@ -120,7 +120,7 @@ GM_INLINE uint64_t *gm_span_rfree(gm_mspan_t *s, size_t w) { return &s->bits[3 *
  * takes the slow path). No atomics, no bitmap writes; freeindex is stored
  * relaxed because remote frees read it. */
 GM_INLINE void *gm_span_take(gm_mspan_t *s, uint64_t cache) {
-  unsigned b = gm_ctz64(cache);
+  uint64_t b = gm_ctz64_nz(cache);
   size_t idx = (size_t)s->freeindex + b;
   s->alloc_cache = (cache >> b) >> 1; /* two shifts: b + 1 may be 64 */
   gm_store_relaxed(&s->freeindex, (uint16_t)(idx + 1));
@@ -155,6 +155,19 @@ GM_INLINE void gm_span_set_notify(gm_mspan_t *s, unsigned at) {
 /* Object index of an offset within a small span (Go's divMul trick). */
 GM_INLINE size_t gm_span_obj_index(const gm_mspan_t *s, uintptr_t off) {
   return (size_t)(((uint64_t)off * s->divmul) >> 32);
+}
+
+/* The same for off < small_bytes, also telling whether off is an object's
+ * start, without multiplying back: divmul = (2^32 + e) / elemsize with
+ * 0 <= e < elemsize, so off = i * elemsize + r gives a product whose low
+ * 32 bits are i * e + r * divmul. That is below divmul iff r = 0, as long
+ * as e * nelems < divmul, which holds for every class (e * span bytes <
+ * 2^32; the sizeclasses unit test checks every offset of every class). */
+GM_INLINE bool gm_span_obj_index_exact(const gm_mspan_t *s, uintptr_t off, size_t *idx) {
+  uint32_t m = s->divmul;
+  uint64_t q = (uint64_t)off * m;
+  *idx = (size_t)(q >> 32);
+  return (uint32_t)q < m;
 }
 
 /* Out of line (span.c). */

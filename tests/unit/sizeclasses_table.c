@@ -243,7 +243,9 @@ static bool check_align16(const struct tables *t) {
   return true;
 }
 
-/* (c) The multiply-shift gives the object index for every byte offset of the span. */
+/* (c) The multiply-shift gives the object index for every byte offset of the span,
+ * and its low 32 bits are below the magic exactly at object starts (free's
+ * one-compare "is p an object's base" test, gm_span_obj_index_exact). */
 static bool check_divmagic(const struct tables *t) {
   for (int c = 1; c < GM_NUM_CLASSES; c++) {
     uint64_t size = t->size[c], span = (uint64_t)span_bytes(t, c), magic = t->divmagic[c];
@@ -252,6 +254,10 @@ static bool check_divmagic(const struct tables *t) {
       if (got != off / size)
         MISMATCH("class %d: offset %llu gives index %llu, want %llu", c, (unsigned long long)off,
                  (unsigned long long)got, (unsigned long long)(off / size));
+      bool exact = (uint32_t)(off * magic) < magic;
+      if (off < size * t->nelems[c] && exact != (off % size == 0))
+        MISMATCH("class %d: offset %llu %s as an object start", c, (unsigned long long)off,
+                 exact ? "passes" : "fails");
     }
   }
   return true;
