@@ -438,6 +438,36 @@ static void sample(gm_mcache_t *c, size_t size) {
   gm_store_relaxed(&c->sample_bytes[cls], c->sample_bytes[cls] + size);
 }
 
+/* The current span's cache word ran out. Moving to its next word, or
+ * sweeping it in place when its owner's frees are enough and no other
+ * thread's are waiting, is work on s alone, which the busy section guards
+ * as it does the fast path (a reclaimer that detaches s waits for it):
+ * no lock, no stats sample, no list. Spans of one to a few large objects
+ * run out every allocation or two; the locked slow path cost them about
+ * 250 instructions each time. The cache's slot is not written here: a
+ * reclaimer may have emptied it. */
+GM_NOINLINE void *gm_mcache_alloc_miss(gm_mspan_t *s, size_t size) {
+  if (s != &gm_empty_span) {
+    gm_mcache_t *c = gm_tls_mcache;
+    if (gm_span_refill_cache(s) ||
+        (gm_span_local_nfreed(s) >= sweep_threshold(s) &&
+         gm_span_sweep_local(s, &c->counts[s->spanclass]))) {
+#if GM_DEBUG
+      const char *err = gm_span_check(s);
+      if (err)
+        gm_fatal("span inconsistent", (void *)s->base, err);
+#endif
+      /* Still a slow path to the idle-cache reclaimer. */
+      gm_store_relaxed(&c->nslow, c->nslow + 1);
+      void *p = gm_span_take(s, s->alloc_cache);
+      gm_busy_exit();
+      return p;
+    }
+  }
+  gm_busy_exit();
+  return gm_mcache_alloc_slow(size);
+}
+
 GM_NOINLINE void *gm_mcache_alloc_slow(size_t size) {
   gm_mcache_t *c = gm_tls_mcache;
   if (GM_UNLIKELY(c == &gm_empty_mcache)) {

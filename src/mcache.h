@@ -82,6 +82,11 @@ extern gm_mspan_t gm_empty_span;
  * size is the request (the class is recomputed after set-up). */
 void *gm_mcache_alloc_slow(size_t size);
 
+/* The fast path's miss: s, the current span of size's class, has an empty
+ * allocCache. Called inside the busy section and leaves it. Handles what
+ * touches s alone without the cache lock (mcache.c), else the slow path. */
+void *gm_mcache_alloc_miss(gm_mspan_t *s, size_t size);
+
 /* The small-object malloc fast path (Go's mallocgc small path +
  * nextFreeFast). */
 GM_INLINE void *gm_mcache_alloc_small(size_t size) {
@@ -96,8 +101,7 @@ GM_INLINE void *gm_mcache_alloc_small(size_t size) {
     gm_busy_exit();
     return p;
   }
-  gm_busy_exit();
-  return gm_mcache_alloc_slow(size);
+  return gm_mcache_alloc_miss(s, size);
 }
 
 /* Owner's free brought s->notify_ctr to 0: move s from its cache's full

@@ -172,6 +172,35 @@ unsigned gm_span_sweep_counted(gm_mspan_t *s, gm_class_counts_t *own) {
 }
 #endif
 
+bool gm_span_sweep_local(gm_mspan_t *s, gm_class_counts_t *own) {
+  unsigned nw = s->nwords, nfreed = gm_span_local_nfreed(s);
+  if (s->freeindex != s->nelems || nfreed == 0)
+    return false;
+  uint64_t *a = gm_span_abits(s, 0); /* word w of each at [3 * w] */
+  for (unsigned w = 0; w < nw; w++)
+    if (gm_load_relaxed(&a[3 * w + 2]))
+      return false;
+  /* A remote free that lands from here on sets its bit for the next
+   * sweep, as it would after the full sweep's exchange. Its "is the slot
+   * allocated" check reads freeindex (acquire) and then alloc_bits: until
+   * the release store below it sees freeindex = nelems, every slot in use,
+   * which is true for the slots it may free. */
+  for (unsigned w = 0; w < nw; w++) {
+    uint64_t l = a[3 * w + 1];
+    gm_store_relaxed(&a[3 * w], ~l); /* the tail bits stay set: l has none */
+    if (l)
+      gm_store_relaxed(&a[3 * w + 1], (uint64_t)0);
+  }
+  gm_store_relaxed(&own->nmalloc, own->nmalloc + ((unsigned)s->nelems - s->alloc_count));
+  gm_store_relaxed(&own->nfree, own->nfree + nfreed);
+  s->alloc_count = (uint16_t)(s->nelems - nfreed);
+  s->notify_ctr = s->notify_base;
+  s->needzero = 1;
+  s->alloc_cache = ~a[0];
+  gm_store_release(&s->freeindex, 0);
+  return true;
+}
+
 bool gm_span_all_freed_remote(gm_mspan_t *s) {
   const uint64_t *a = gm_span_abits(s, 0); /* word w at a[3 * w] */
   const uint64_t *r = gm_span_rfree(s, 0);

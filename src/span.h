@@ -190,6 +190,14 @@ struct gm_class_counts;
 unsigned gm_span_sweep_counted(gm_mspan_t *s, struct gm_class_counts *own);
 #define gm_span_sweep(s) gm_span_sweep_counted((s), NULL)
 
+/* The sweep of an exhausted span (freeindex = nelems) whose frees are all
+ * its owner's: every slot was handed out, so the new alloc_bits are the
+ * complement of local_free and the free count is the owner's count, with
+ * no popcount and no atomic. False, changing nothing, if s is not
+ * exhausted or has remote frees waiting (the full sweep handles those).
+ * Owner only. */
+bool gm_span_sweep_local(gm_mspan_t *s, struct gm_class_counts *own);
+
 /* True if frees are waiting to be swept in (owner's view). */
 bool gm_span_has_frees(gm_mspan_t *s);
 
