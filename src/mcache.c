@@ -243,7 +243,9 @@ static bool scan_full(gm_mcache_t *c, gm_spanclass_t spc) {
 
 /* Sweep s and make it the current span; false if it had nothing free. */
 static bool take_swept(gm_mcache_t *c, gm_spanclass_t spc, gm_mspan_t *s) {
-  if (!gm_span_sweep_counted(s, &c->counts[spc]))
+  /* Cached spans are exhausted when swept: the owner-only sweep applies
+   * unless other threads' frees wait. */
+  if (!gm_span_sweep_local(s, &c->counts[spc]) && !gm_span_sweep_counted(s, &c->counts[spc]))
     return false;
   c->alloc[spc] = s;
   return s->alloc_cache || gm_span_refill_cache(s);
