@@ -451,7 +451,9 @@ static void sample(gm_mcache_t *c, size_t size) {
 GM_NOINLINE void *gm_mcache_alloc_miss(gm_mspan_t *s, size_t size) {
   if (s != &gm_empty_span) {
     gm_mcache_t *c = gm_tls_mcache;
-    if (gm_span_refill_cache(s) ||
+    /* freeindex = nelems: no later word to move to (spans of one word
+     * always end so). */
+    if ((s->freeindex < s->nelems && gm_span_refill_cache(s)) ||
         (gm_span_local_nfreed(s) >= sweep_threshold(s) &&
          gm_span_sweep_local(s, &c->counts[s->spanclass]))) {
 #if GM_DEBUG

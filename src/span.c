@@ -177,9 +177,11 @@ bool gm_span_sweep_local(gm_mspan_t *s, gm_class_counts_t *own) {
   if (s->freeindex != s->nelems || nfreed == 0)
     return false;
   uint64_t *a = gm_span_abits(s, 0); /* word w of each at [3 * w] */
-  for (unsigned w = 0; w < nw; w++)
-    if (gm_load_relaxed(&a[3 * w + 2]))
-      return false;
+  uint64_t r = gm_load_relaxed(&a[2]);
+  for (unsigned w = 1; w < nw; w++)
+    r |= gm_load_relaxed(&a[3 * w + 2]);
+  if (r)
+    return false;
   /* A remote free that lands from here on sets its bit for the next
    * sweep, as it would after the full sweep's exchange. Its "is the slot
    * allocated" check reads freeindex (acquire) and then alloc_bits: until
