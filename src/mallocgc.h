@@ -58,10 +58,13 @@ GM_INLINE void gm_free_in_span(void *p, gm_mspan_t *s) {
       return;
     }
     gm_store_relaxed(&wp[1], l | bit);
-    bool notify = --s->notify_ctr == 0; /* while s is surely ours */
-    gm_busy_exit();
-    if (GM_UNLIKELY(notify))
+    /* The count while s is surely ours; the branch before leaving the
+     * busy section lets the decrement set the flags it is tested by. */
+    if (GM_UNLIKELY(--s->notify_ctr == 0)) {
       gm_mcache_notify(s); /* a full span of ours became worth a sweep */
+      return;
+    }
+    gm_busy_exit();
     return;
   }
   gm_busy_exit();

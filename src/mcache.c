@@ -417,6 +417,7 @@ static void *mcache_next_free(gm_mcache_t *c, gm_spanclass_t spc) {
 }
 
 GM_NOINLINE void gm_mcache_notify(gm_mspan_t *s) {
+  gm_busy_exit();
   gm_mcache_t *c = gm_tls_mcache;
   cache_lock(c);
   /* A trim or reclaim may have taken s away since the free checked. */

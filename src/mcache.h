@@ -105,7 +105,9 @@ GM_INLINE void *gm_mcache_alloc_small(size_t size) {
 }
 
 /* Owner's free brought s->notify_ctr to 0: move s from its cache's full
- * list to the ready list, or count a ready span that became empty. */
+ * list to the ready list, or count a ready span that became empty. Called
+ * inside the free's busy section, which it leaves first: the fast path then
+ * tests the flags of its decrement (subw; je) instead of a reload. */
 void gm_mcache_notify(gm_mspan_t *s);
 
 /* Another thread freed into a span cache c owns (span.c). */
