@@ -8,6 +8,7 @@
 #include <errno.h>
 
 gm_heaparena_t *gm_arena_flat[GM_ARENA_FLAT_LEN];
+gm_mspan_t *gm_window_spans[GM_WINDOW_PAGES];
 gm_heaparena_t **gm_arena_l1[1u << GM_ARENA_L1_BITS];
 
 /* Out of line: only arenas the kernel placed above 4 TiB take this path,
@@ -20,7 +21,7 @@ gm_heaparena_t *gm_arena_of_high(uintptr_t p) { return gm_arena_of_two_level(p);
  * then grow upwards so arenas stay contiguous and free page runs can
  * coalesce across arena boundaries. If the kernel puts a reservation
  * elsewhere (address taken, or sanitizer shadow memory), we follow it. */
-static uintptr_t arena_hint = 0x00c000000000ULL;
+static uintptr_t arena_hint = GM_WINDOW_BASE;
 static size_t arena_count;
 
 /* All arenas, for walks (stats, heap map); grown on demand. Heap lock. */
@@ -54,10 +55,13 @@ static bool register_arena(uintptr_t base) {
     }
     slot = &l2[(base >> GM_ARENA_SHIFT) & ((1u << GM_ARENA_L2_BITS) - 1)];
   }
-  gm_heaparena_t *ha = gm_sys_alloc(sizeof *ha);
+  bool in_window = base - GM_WINDOW_BASE < ((uintptr_t)1 << GM_WINDOW_BITS);
+  gm_heaparena_t *ha =
+      gm_sys_alloc(sizeof *ha + (in_window ? 0 : GM_PAGES_PER_ARENA * sizeof(gm_mspan_t *)));
   if (!ha)
     return false;
   ha->base = base;
+  ha->spans = in_window ? &gm_window_spans[(base - GM_WINDOW_BASE) >> GM_PAGE_SHIFT] : ha->own_spans;
   gm_store_release(slot, ha);
   /* Keep all_arenas sorted by address (insertion; arenas are few). */
   size_t i = arena_count++;

@@ -71,8 +71,8 @@ GM_INLINE void gm_free_in_span(void *p, gm_mspan_t *s) {
   gm_span_free_remote(s, idx, p);
 }
 
-/* Pointers outside the flat arena map, or in no span: out of line, so the
- * fast path below makes no call and saves no registers. */
+/* Pointers outside the window, or in no span: out of line, so the fast
+ * path below makes no call and saves no registers. */
 void gm_free_unmapped(void *p);
 
 /* Free: span lookup in the arena map, then the object index by divMul, a
@@ -87,18 +87,8 @@ GM_INLINE void gm_free_impl(void *p) {
 #endif
   /* free(NULL) needs no test of its own: page 0 is in no arena, so NULL
    * takes the unmapped path, which ignores it. */
-  /* gm_span_of, with the two-level map's call moved out of line. */
-  uintptr_t a = (uintptr_t)p;
-  if (GM_UNLIKELY(!gm_arena_in_flat(a))) {
-    gm_free_unmapped(p);
-    return;
-  }
-  gm_heaparena_t *ha = gm_arena_of_flat(a);
-  if (GM_UNLIKELY(ha == NULL)) {
-    gm_free_unmapped(p);
-    return;
-  }
-  gm_mspan_t *s = gm_arena_span(ha, a);
+  /* The window's one load (arena.h); everything else, out of line. */
+  gm_mspan_t *s = gm_window_span((uintptr_t)p);
   if (GM_UNLIKELY(s == NULL)) {
     gm_free_unmapped(p);
     return;

@@ -229,7 +229,7 @@ static void stats_fill(struct gm_stats *st) {
   gm_mcentral_unlock_all();
 
   size_t ps = gm_sys_page_size();
-  meta += st->arenas * GM_ALIGN_UP(sizeof(gm_heaparena_t), ps);
+  meta += st->arenas * GM_ALIGN_UP(GM_ARENA_META_BYTES, ps);
   meta += (st->threads + 1) * GM_ALIGN_UP(sizeof(gm_mcache_t), (size_t)GM_CACHE_LINE);
   st->metadata_bytes = meta;
   st->mapped_bytes = total_pages << GM_PAGE_SHIFT;
