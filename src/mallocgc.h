@@ -75,10 +75,11 @@ GM_INLINE void gm_free_in_span(void *p, gm_mspan_t *s) {
  * path below makes no call and saves no registers. */
 void gm_free_unmapped(void *p);
 
-/* Free: span lookup in the arena map, then the object index by divMul, a
- * check that p is the object's base and is allocated, and one bit set in a
- * free bitmap: plainly if this thread owns the span, atomically if not.
- * The slot becomes allocatable again at the span's next sweep. */
+/* Free: span lookup in the window (else the arena map), then the object
+ * index by divMul, a check that p is the object's base and is allocated,
+ * and one bit set in a free bitmap: plainly if this thread owns the span,
+ * atomically if not. The slot becomes allocatable again at the span's next
+ * sweep. */
 GM_INLINE void gm_free_impl(void *p) {
 #if GM_DEBUG
   if (p == NULL)

@@ -454,12 +454,9 @@ GM_NOINLINE void *gm_mcache_alloc_miss(gm_mspan_t *s, size_t size) {
     gm_mcache_t *c = gm_tls_mcache;
     /* freeindex = nelems: no later word to move to (spans of one word
      * always end so). */
-    /* After the sweep, the first word may have no free slot while later
-     * ones do: the cache is loaded from the first that has one. */
     if ((s->freeindex < s->nelems && gm_span_refill_cache(s)) ||
         (gm_span_local_nfreed(s) >= sweep_threshold(s) &&
-         gm_span_sweep_local(s, &c->counts[s->spanclass]) &&
-         (s->alloc_cache || gm_span_refill_cache(s)))) {
+         gm_span_sweep_local(s, &c->counts[s->spanclass]))) {
 #if GM_DEBUG
       const char *err = gm_span_check(s);
       if (err)

@@ -200,6 +200,10 @@ bool gm_span_sweep_local(gm_mspan_t *s, gm_class_counts_t *own) {
   s->needzero = 1;
   s->alloc_cache = ~a[0];
   gm_store_release(&s->freeindex, 0);
+  /* The first word may have no free slot while later ones do (it had
+   * live blocks only): load the cache from the first that has one. */
+  if (!s->alloc_cache)
+    gm_span_refill_cache(s);
   return true;
 }
 

@@ -193,8 +193,9 @@ unsigned gm_span_sweep_counted(gm_mspan_t *s, struct gm_class_counts *own);
 /* The sweep of an exhausted span (freeindex = nelems) whose frees are all
  * its owner's: every slot was handed out, so the new alloc_bits are the
  * complement of local_free and the free count is the owner's count, with
- * no popcount and no atomic. False, changing nothing, if s is not
- * exhausted or has remote frees waiting (the full sweep handles those).
+ * no popcount and no atomic. True with the cache loaded (s has at least
+ * one free slot); false, changing nothing, if s is not exhausted, has no
+ * owner frees, or has remote frees waiting (the full sweep handles those).
  * Owner only. */
 bool gm_span_sweep_local(gm_mspan_t *s, struct gm_class_counts *own);
 
