@@ -44,7 +44,6 @@ GM_INLINE void gm_free_in_span(void *p, gm_mspan_t *s) {
   gm_busy_enter(); /* see mcache.h: a reclaimer may be taking s away */
   if (GM_LIKELY(gm_load_relaxed(&s->owner) == gm_tls_mcache)) {
     uint64_t *wp = gm_span_abits(s, idx / 64); /* alloc, local, remote words */
-    uint64_t bit = 1ULL << (idx % 64);
     uint64_t l = wp[1];
     /* Already freed (by us or by another thread), or never handed out (not
      * below freeindex, not in alloc_bits): the slow path says which. One
@@ -52,12 +51,12 @@ GM_INLINE void gm_free_in_span(void *p, gm_mspan_t *s) {
      * the live blocks of a churning span sit on both sides of it, and that
      * branch went wrong on a fifth of the frees. */
     uint64_t below = (uint64_t)0 - (uint64_t)(idx < s->freeindex);
-    if (GM_UNLIKELY((l | gm_load_relaxed(&wp[2]) | ~(wp[0] | below)) & bit)) {
+    if (GM_UNLIKELY(gm_bit_test(l | gm_load_relaxed(&wp[2]) | ~(wp[0] | below), idx))) {
       gm_busy_exit();
       gm_free_slow(p, s);
       return;
     }
-    gm_store_relaxed(&wp[1], l | bit);
+    gm_store_relaxed(&wp[1], gm_bit_set(l, idx));
     /* The count while s is surely ours; the branch before leaving the
      * busy section lets the decrement set the flags it is tested by. */
     if (GM_UNLIKELY(--s->notify_ctr == 0)) {
