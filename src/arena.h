@@ -97,6 +97,10 @@ GM_INLINE gm_heaparena_t *gm_arena_of_two_level(uintptr_t p) {
 /* The span whose pages contain p, or NULL if p is not in gomalloc's heap.
  * The result may be stale (a freed or reused span): check state and bounds. */
 GM_INLINE gm_mspan_t *gm_span_of(uintptr_t p) {
+  /* In the window, its table is the arenas' tables: one load. */
+  uintptr_t page = (p - GM_WINDOW_BASE) >> GM_PAGE_SHIFT;
+  if (GM_LIKELY(page < GM_WINDOW_PAGES))
+    return gm_load_acquire(&gm_window_spans[page]);
   gm_heaparena_t *ha = gm_arena_of(p);
   if (GM_UNLIKELY(ha == NULL))
     return NULL;

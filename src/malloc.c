@@ -174,7 +174,7 @@ GM_NOINLINE void gm_free_slow(void *p, gm_mspan_t *s) {
 }
 
 GM_NOINLINE void gm_free_unmapped(void *p) {
-  gm_mspan_t *s = gm_span_of((uintptr_t)p); /* arenas outside the window */
+  gm_mspan_t *s = gm_span_of((uintptr_t)p); /* arenas outside the window, or NULL */
   if (s)
     gm_free_in_span(p, s);
   else
