@@ -55,13 +55,14 @@ static bool register_arena(uintptr_t base) {
     }
     slot = &l2[(base >> GM_ARENA_SHIFT) & ((1u << GM_ARENA_L2_BITS) - 1)];
   }
-  bool in_window = base - GM_WINDOW_BASE < ((uintptr_t)1 << GM_WINDOW_BITS);
+  size_t wpage = gm_window_page(base); /* arenas lie wholly in or out */
+  bool in_window = wpage < GM_WINDOW_PAGES;
   gm_heaparena_t *ha =
       gm_sys_alloc(sizeof *ha + (in_window ? 0 : GM_PAGES_PER_ARENA * sizeof(gm_mspan_t *)));
   if (!ha)
     return false;
   ha->base = base;
-  ha->spans = in_window ? &gm_window_spans[(base - GM_WINDOW_BASE) >> GM_PAGE_SHIFT] : ha->own_spans;
+  ha->spans = in_window ? &gm_window_spans[wpage] : ha->own_spans;
   gm_store_release(slot, ha);
   /* Keep all_arenas sorted by address (insertion; arenas are few). */
   size_t i = arena_count++;

@@ -52,10 +52,13 @@ typedef struct gm_heaparena {
   gm_mspan_t *own_spans[]; /* arenas outside the window only */
 } gm_heaparena_t;
 
+/* p's page in the window: below GM_WINDOW_PAGES iff p lies in it. */
+GM_INLINE size_t gm_window_page(uintptr_t p) { return (p - GM_WINDOW_BASE) >> GM_PAGE_SHIFT; }
+
 /* The span entry of p's page if p lies in the window, else NULL (as for a
  * page with no span): free's lookup. */
 GM_INLINE gm_mspan_t *gm_window_span(uintptr_t p) {
-  uintptr_t page = (p - GM_WINDOW_BASE) >> GM_PAGE_SHIFT;
+  size_t page = gm_window_page(p);
   if (GM_UNLIKELY(page >= GM_WINDOW_PAGES))
     return NULL;
   return gm_load_acquire(&gm_window_spans[page]);
@@ -66,17 +69,9 @@ extern gm_heaparena_t **gm_arena_l1[1u << GM_ARENA_L1_BITS];
 
 gm_heaparena_t *gm_arena_of_high(uintptr_t p);
 
-/* p lies below 4 TiB, where the flat table answers for it. */
-GM_INLINE bool gm_arena_in_flat(uintptr_t p) { return (p >> GM_ARENA_SHIFT) < GM_ARENA_FLAT_LEN; }
-
-/* The arena of p, for p in the flat table's range (or NULL). */
-GM_INLINE gm_heaparena_t *gm_arena_of_flat(uintptr_t p) {
-  return gm_load_acquire(&gm_arena_flat[p >> GM_ARENA_SHIFT]);
-}
-
 GM_INLINE gm_heaparena_t *gm_arena_of(uintptr_t p) {
-  if (GM_LIKELY(gm_arena_in_flat(p)))
-    return gm_arena_of_flat(p);
+  if (GM_LIKELY((p >> GM_ARENA_SHIFT) < GM_ARENA_FLAT_LEN))
+    return gm_load_acquire(&gm_arena_flat[p >> GM_ARENA_SHIFT]);
   return gm_arena_of_high(p);
 }
 
@@ -98,7 +93,7 @@ GM_INLINE gm_heaparena_t *gm_arena_of_two_level(uintptr_t p) {
  * The result may be stale (a freed or reused span): check state and bounds. */
 GM_INLINE gm_mspan_t *gm_span_of(uintptr_t p) {
   /* In the window, its table is the arenas' tables: one load. */
-  uintptr_t page = (p - GM_WINDOW_BASE) >> GM_PAGE_SHIFT;
+  size_t page = gm_window_page(p);
   if (GM_LIKELY(page < GM_WINDOW_PAGES))
     return gm_load_acquire(&gm_window_spans[page]);
   gm_heaparena_t *ha = gm_arena_of(p);

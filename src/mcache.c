@@ -241,25 +241,38 @@ static bool scan_full(gm_mcache_t *c, gm_spanclass_t spc) {
   return moved;
 }
 
-/* Sweep s and make it the current span; false if it had nothing free. */
-static bool take_swept(gm_mcache_t *c, gm_spanclass_t spc, gm_mspan_t *s) {
-  /* Cached spans are exhausted when swept: the owner-only sweep applies
-   * unless other threads' frees wait. */
-  if (!gm_span_sweep_local(s, &c->counts[spc]) && !gm_span_sweep_counted(s, &c->counts[spc]))
+/* Sweep s, one of c's spans, and load its cache; false if it had nothing
+ * free. Cached spans are exhausted when swept: the owner-only sweep
+ * applies unless other threads' frees wait. */
+GM_INLINE bool sweep_owned(gm_mcache_t *c, gm_mspan_t *s) {
+  gm_class_counts_t *own = &c->counts[s->spanclass];
+  if (!gm_span_sweep_local(s, own) && !gm_span_sweep_counted(s, own))
     return false;
-  c->alloc[spc] = s;
   return s->alloc_cache || gm_span_refill_cache(s);
+}
+
+/* The current span s ran out of its cache word: Go's nextFreeIndex (look
+ * further along; freeindex = nelems means there is nothing further, and
+ * spans of one word always end so), else a sweep in place if enough owner
+ * frees are waiting. Work on s alone: no lock, no list, and the cache's
+ * slot is not written (a reclaimer may have emptied it). */
+GM_INLINE bool refill_current(gm_mcache_t *c, gm_mspan_t *s) {
+  if (s->freeindex < s->nelems && gm_span_refill_cache(s))
+    return true;
+  return gm_span_local_nfreed(s) >= sweep_threshold(s) && sweep_owned(c, s);
 }
 
 /* Take listed span s off its list and make it current (sweeping it); if it
  * had nothing free after all, it goes on the full list and this is false.
  * Off the list before it becomes current: a fork may snapshot this thread
- * mid-way, and the child gives back what it finds once. */
+ * mid-way, and the child gives back what it finds once. The class's slot
+ * holds the empty span meanwhile (mcache_next_free retired the old one). */
 static bool take_listed(gm_mcache_t *c, gm_spanclass_t spc, gm_mspan_t *s) {
   clist_remove(c, spc, s);
-  if (take_swept(c, spc, s))
+  if (sweep_owned(c, s)) {
+    c->alloc[spc] = s;
     return true;
-  c->alloc[spc] = &gm_empty_span;
+  }
   clist_push(c, spc, s, GM_CLIST_FULL);
   return false;
 }
@@ -384,12 +397,9 @@ static void *mcache_next_free(gm_mcache_t *c, gm_spanclass_t spc) {
   check_cache(c, spc);
 #endif
   if (s != &gm_empty_span) {
-    /* Go's nextFreeIndex: the cache word ran out; look further along. */
-    if (gm_span_refill_cache(s))
-      return gm_span_next_free_fast(s);
-    /* Exhausted. Sweep it in place if enough owner frees are waiting (no
-     * lock, no list traffic), else keep it owned on a list. */
-    if (gm_span_local_nfreed(s) >= sweep_threshold(s) && take_swept(c, spc, s))
+    /* The miss path tried this already, but the orphan cache comes here
+     * directly. Exhausted and not worth a sweep: keep it owned on a list. */
+    if (refill_current(c, s))
       return gm_span_next_free_fast(s);
     c->alloc[spc] = &gm_empty_span;
     retire(c, spc, s);
@@ -441,22 +451,15 @@ static void sample(gm_mcache_t *c, size_t size) {
   gm_store_relaxed(&c->sample_bytes[cls], c->sample_bytes[cls] + size);
 }
 
-/* The current span's cache word ran out. Moving to its next word, or
- * sweeping it in place when its owner's frees are enough and no other
- * thread's are waiting, is work on s alone, which the busy section guards
- * as it does the fast path (a reclaimer that detaches s waits for it):
- * no lock, no stats sample, no list. Spans of one to a few large objects
- * run out every allocation or two; the locked slow path cost them about
- * 250 instructions each time. The cache's slot is not written here: a
- * reclaimer may have emptied it. */
+/* The current span's cache word ran out. refill_current is work on s
+ * alone, which the busy section guards as it does the fast path (a
+ * reclaimer that detaches s waits for it): no cache lock, no stats sample.
+ * Spans of one to a few large objects run out every allocation or two;
+ * the locked slow path cost them about 250 instructions each time. */
 GM_NOINLINE void *gm_mcache_alloc_miss(gm_mspan_t *s, size_t size) {
   if (s != &gm_empty_span) {
     gm_mcache_t *c = gm_tls_mcache;
-    /* freeindex = nelems: no later word to move to (spans of one word
-     * always end so). */
-    if ((s->freeindex < s->nelems && gm_span_refill_cache(s)) ||
-        (gm_span_local_nfreed(s) >= sweep_threshold(s) &&
-         gm_span_sweep_local(s, &c->counts[s->spanclass]))) {
+    if (refill_current(c, s)) {
 #if GM_DEBUG
       const char *err = gm_span_check(s);
       if (err)

@@ -68,14 +68,17 @@ bool gm_span_refill_cache(gm_mspan_t *s) {
   return false;
 }
 
-bool gm_span_has_frees(gm_mspan_t *s) {
-  if (gm_span_local_nfreed(s))
-    return true;
+/* Another thread's free is waiting in s. */
+static bool remote_frees_waiting(gm_mspan_t *s) {
   const uint64_t *r = gm_span_rfree(s, 0);
   for (unsigned w = 0; w < s->nwords; w++)
     if (gm_load_relaxed(&r[3 * w]))
       return true;
   return false;
+}
+
+bool gm_span_has_frees(gm_mspan_t *s) {
+  return gm_span_local_nfreed(s) || remote_frees_waiting(s);
 }
 
 /* The bits of word w that stand for real slots (not the permanent tail). */
@@ -174,14 +177,9 @@ unsigned gm_span_sweep_counted(gm_mspan_t *s, gm_class_counts_t *own) {
 
 bool gm_span_sweep_local(gm_mspan_t *s, gm_class_counts_t *own) {
   unsigned nw = s->nwords, nfreed = gm_span_local_nfreed(s);
-  if (s->freeindex != s->nelems || nfreed == 0)
+  if (s->freeindex != s->nelems || nfreed == 0 || remote_frees_waiting(s))
     return false;
   uint64_t *a = gm_span_abits(s, 0); /* word w of each at [3 * w] */
-  uint64_t r = gm_load_relaxed(&a[2]);
-  for (unsigned w = 1; w < nw; w++)
-    r |= gm_load_relaxed(&a[3 * w + 2]);
-  if (r)
-    return false;
   /* A remote free that lands from here on sets its bit for the next
    * sweep, as it would after the full sweep's exchange. Its "is the slot
    * allocated" check reads freeindex (acquire) and then alloc_bits: until
