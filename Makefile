@@ -2,6 +2,7 @@
 # every test, `make bench` runs the benchmark suite against glibc, jemalloc,
 # tcmalloc and mimalloc. SAN=address|undefined|thread gives a sanitizer build,
 # DEBUG=1 a build with internal invariant checks; each lives in its own dir.
+# `make icount` checks the fast paths' instruction counts (callgrind).
 BUILD_TYPE ?= Release
 SAN ?=
 DEBUG ?=
@@ -13,7 +14,7 @@ CMAKE_FLAGS := -DCMAKE_BUILD_TYPE=$(if $(SAN),RelWithDebInfo,$(BUILD_TYPE)) \
 	-DGM_SANITIZE=$(SAN) -DGM_DEBUG=$(if $(DEBUG),ON,OFF) -DCMAKE_INSTALL_PREFIX=$(PREFIX) \
 	-DGM_BUILD_TESTS=ON -DGM_BUILD_BENCH=ON
 
-.PHONY: all build configure test bench install clean
+.PHONY: all build configure test bench icount install clean
 
 all: build
 
@@ -35,6 +36,12 @@ test: build
 bench: build
 	@if [ -x bench/run.sh ]; then bench/run.sh $(BUILD_DIR); \
 	else echo "bench: no benchmark suite yet"; fi
+
+# Instruction counts of the fast paths and a few fixed loops (callgrind),
+# against bench/icount/icount.golden; ICOUNT=--write rewrites the golden file.
+ICOUNT ?= --check
+icount: build
+	bench/icount/icount.sh $(BUILD_DIR) $(ICOUNT) bench/icount/icount.golden
 
 install: build
 	cmake --install $(BUILD_DIR)

@@ -1,0 +1,81 @@
+/* icount: fixed malloc/free loops whose instruction counts are the fast
+ * paths' yardstick. icount.sh runs each scenario under callgrind, collecting
+ * only inside measure() (--toggle-collect), so start-up, exit and the first
+ * touch of each span's pages (done in warm-up) cost nothing, and compares
+ * the counts per operation with icount.golden.
+ *
+ * Instruction counts are deterministic where wall time is not: a change of
+ * one instruction on malloc's or free's fast path shows here exactly, and a
+ * slow-path change shows in the amortised totals. Wall time still decides
+ * (make bench); this file only makes regressions impossible to miss. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define OPS 100000
+#define LIVE 1000
+
+static void *volatile sink;
+static void *slots[LIVE];
+static uint64_t rng = 0x9e3779b97f4a7c15u;
+
+static uint32_t next(void) {
+  rng ^= rng << 13;
+  rng ^= rng >> 7;
+  rng ^= rng << 17;
+  return (uint32_t)rng;
+}
+
+/* One scenario, OPS operations (a malloc and a free each). */
+__attribute__((noinline)) static void run(const char *name) {
+  if (!strcmp(name, "pairs64")) {
+    for (int i = 0; i < OPS; i++) {
+      void *p = malloc(64);
+      sink = p;
+      free(p);
+    }
+  } else if (!strcmp(name, "pairs-mixed")) {
+    /* 16 B to 1 KiB, one size after another: every class's cache in turn. */
+    for (int i = 0; i < OPS; i++) {
+      void *p = malloc(16 + (size_t)(i % 64) * 16);
+      sink = p;
+      free(p);
+    }
+  } else if (!strcmp(name, "churn")) {
+    /* LIVE blocks of 8-256 B; each step frees a random one and replaces it. */
+    for (int i = 0; i < OPS; i++) {
+      uint32_t r = next();
+      size_t k = r % LIVE;
+      free(slots[k]);
+      slots[k] = malloc(8 + (r >> 16) % 249);
+    }
+  } else if (!strcmp(name, "batch")) {
+    /* LIVE blocks of 48 B allocated, then freed in allocation order. */
+    for (int i = 0; i < OPS / LIVE; i++) {
+      for (int k = 0; k < LIVE; k++)
+        slots[k] = malloc(48);
+      for (int k = 0; k < LIVE; k++)
+        free(slots[k]);
+    }
+  } else {
+    fprintf(stderr, "icount: unknown scenario %s\n", name);
+    exit(2);
+  }
+}
+
+/* What callgrind collects (--toggle-collect=measure). */
+__attribute__((noinline)) static void measure(const char *name) { run(name); }
+
+int main(int argc, char **argv) {
+  if (argc != 2) {
+    fprintf(stderr, "usage: icount SCENARIO (pairs64, pairs-mixed, churn, batch)\n");
+    return 2;
+  }
+  for (int k = 0; k < LIVE; k++)
+    slots[k] = malloc(8 + (next() >> 16) % 249);
+  /* Warm-up: the same loop once uncollected, so spans exist and are touched. */
+  run(argv[1]);
+  measure(argv[1]);
+  return 0;
+}
