@@ -29,11 +29,12 @@ size_t gm_mcache_detach(gm_mcache_t *c, bool current, uint32_t min_age, gm_mspan
 void gm_mcache_uncache_list(gm_mspan_t *list);
 void gm_mcache_oom_release_from(gm_mcache_t *c, bool locked);
 
-/* The registry of live caches, linked through next, and the orphan cache
- * with its lock (mcache_registry.c). */
+/* The registry of live caches, linked through next, the orphan cache with
+ * its lock, and a thread's first slow path (mcache_registry.c). */
 extern gm_lock_t gm_mcache_registry_lock;
 extern gm_mcache_t *gm_mcache_registry;
 extern gm_lock_t gm_mcache_orphan_lock;
 extern gm_mcache_t gm_mcache_orphan;
+gm_mcache_t *gm_mcache_thread_start(void);
 
 #endif
