@@ -37,12 +37,12 @@ typedef struct gm_mcache {
   gm_class_counts_t counts[GM_NUM_SPAN_CLASSES];
   uint64_t sample_n[GM_NUM_CLASSES], sample_bytes[GM_NUM_CLASSES];
   struct gm_mcache *next, *prev; /* all mcaches (registry lock) */
-  /* Reclaim from idle threads (mcache.c): the owner's gm_tls_busy, a lock
-   * its slow paths take (a spin flag, uncontended but for a reclaim), its
-   * count of slow paths, and the reclaimer's view of that count. */
+  /* Reclaim from idle threads (mcache_reclaim.c): the owner's gm_tls_busy,
+   * a lock its slow paths take (a spin flag, uncontended but for a reclaim),
+   * its count of slow paths, and the reclaimer's view of that count. */
   uint8_t *busy;
   uint8_t lock;
-  uint8_t trimming; /* the trimmer holds lock and waits for busy (mcache.c) */
+  uint8_t trimming; /* the trimmer holds lock and waits for busy */
   struct gm_mcache *trim_next; /* the trimmer's list of caches it holds */
   uint32_t trim_epoch;         /* scavenger epoch of the owner's last trim */
   uint32_t nslow;

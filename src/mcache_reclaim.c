@@ -1,0 +1,189 @@
+/* mcache_reclaim.c: taking spans back out of caches and handing them to
+ * mcentral: the owner's trim and flush, the trim of every other cache, the
+ * release before an out-of-memory failure, and the reclaim from idle
+ * threads, which takes a cache's spans while its owner may be running.
+ *
+ * Reclaim from idle threads. Go's mcaches are per P and are flushed while
+ * the world is stopped; a C program's threads cannot be stopped, and a
+ * thread blocked for an hour would keep every span it has listed pinned.
+ * So the scavenger takes them back from a cache whose thread has not been
+ * in its slow path for two rounds (a thread that still allocates trims its
+ * own lists, see gm_mcache_alloc_slow):
+ *   1. trylock the cache (the owner's slow paths hold it);
+ *   2. detach every span: current spans become the empty span, so the
+ *      owner's next malloc goes to its slow path (and waits for the lock);
+ *      every span's owner is cleared, so its next free of one of them is a
+ *      remote free;
+ *   3. membarrier(): every thread of the process executes a full barrier,
+ *      so an owner fast path that starts later sees step 2, and one that
+ *      started earlier has published gm_tls_busy = 1;
+ *   4. wait until the owner's busy flag is clear: no fast path still holds
+ *      a detached span;
+ *   5. hand the spans to mcentral, as the owner's own flush would.
+ * The owner pays two plain stores per malloc and free (gm_busy_enter/exit)
+ * and a lock per slow path. Without membarrier (old kernels, some
+ * sandboxes) nothing is reclaimed from idle threads. */
+#include "mcache_internal.h"
+
+#include "error.h"
+#include "mcentral.h"
+#include "os.h"
+#include "scavenger.h"
+
+#include <errno.h>
+#include <sched.h>
+
+/* Take spans out of c, clearing their owner, and link them through next
+ * onto *list: the current spans if current, and the listed spans that have
+ * been on their list for min_age scavenger ticks or more (all if 0).
+ * Returns how many. The caller holds c's lock. */
+size_t gm_mcache_detach(gm_mcache_t *c, bool current, uint32_t min_age, gm_mspan_t **list) {
+  uint32_t epoch = gm_load_relaxed(&gm_scav_epoch);
+  size_t n = 0;
+  for (unsigned i = 0; i < GM_NUM_SPAN_CLASSES; i++) {
+    gm_spanclass_t spc = (gm_spanclass_t)i;
+    gm_mspan_t *s = c->alloc[i];
+    if (current && s != &gm_empty_span) {
+      gm_store_relaxed(&c->alloc[i], &gm_empty_span);
+      gm_store_relaxed(&s->owner, (struct gm_mcache *)NULL);
+      s->next = *list;
+      *list = s;
+      n++;
+    }
+    for (unsigned which = GM_CLIST_FULL; which <= GM_CLIST_READY; which++) {
+      for (s = *gm_clist_head(c, spc, which); s;) {
+        gm_mspan_t *next = s->next;
+        if (min_age == 0 || epoch - s->partial_epoch >= min_age) {
+          gm_clist_remove(c, spc, s);
+          gm_store_relaxed(&s->owner, (struct gm_mcache *)NULL);
+          s->next = *list;
+          *list = s;
+          n++;
+        }
+        s = next;
+      }
+    }
+  }
+  return n;
+}
+
+/* Hand detached spans back to their mcentrals. */
+void gm_mcache_uncache_list(gm_mspan_t *list) {
+  while (list) {
+    gm_mspan_t *s = list;
+    list = s->next;
+    s->next = s->prev = NULL;
+    gm_mcentral_uncache_span(s);
+  }
+}
+
+void gm_mcache_release_all(gm_mcache_t *c) {
+  gm_mspan_t *list = NULL;
+  gm_cache_lock(c);
+  gm_mcache_detach(c, true, 0, &list);
+  gm_cache_unlock(c);
+  gm_mcache_uncache_list(list);
+}
+
+/* The common part of reclaim and trim: detach spans from each cache chosen
+ * (see pick), under its lock, then fence once and wait for each owner to
+ * leave its fast path, outside the registry lock: an owner may be in a
+ * signal handler that forks, and the fork takes that lock. A cache held
+ * locked cannot be destroyed meanwhile (its thread's exit takes the lock
+ * first). Hands the spans to mcentral; returns how many caches gave some. */
+typedef struct take_req {
+  bool idle_only, force, current;
+  uint32_t min_age;
+  size_t nspans;
+} take_req_t;
+
+static bool pick(gm_mcache_t *c, take_req_t *rq) {
+  if (!rq->idle_only)
+    return true;
+  uint32_t ns = gm_load_relaxed(&c->nslow);
+  if (ns != c->seen_nslow) {
+    c->seen_nslow = ns;
+    c->idle_rounds = 0;
+    if (!rq->force)
+      return false;
+  }
+  return rq->force || ++c->idle_rounds >= 2;
+}
+
+static unsigned take_from_caches(take_req_t *rq) {
+  if (!gm_sys_membarrier()) /* also registers on the first call */
+    return 0;
+  gm_mcache_t *self = gm_tls_mcache, *held = NULL;
+  gm_mspan_t *list = NULL;
+  unsigned ncaches = 0;
+  rq->nspans = 0;
+  gm_lock(&gm_mcache_registry_lock);
+  for (gm_mcache_t *c = gm_mcache_registry; c; c = c->next) {
+    if (c == self || !pick(c, rq) || !gm_cache_trylock(c))
+      continue;
+    size_t k = gm_mcache_detach(c, rq->current, rq->min_age, &list);
+    if (!k) {
+      gm_cache_unlock(c);
+      continue;
+    }
+    rq->nspans += k;
+    ncaches++;
+    c->trimming = 1;
+    c->trim_next = held;
+    held = c;
+  }
+  gm_unlock(&gm_mcache_registry_lock);
+  if (held && !gm_sys_membarrier())
+    gm_fatal("membarrier failed", NULL, "it worked before: cannot fence an owner");
+  while (held) {
+    gm_mcache_t *c = held;
+    held = c->trim_next;
+    while (gm_load_acquire(c->busy))
+      sched_yield();
+    c->trimming = 0;
+    gm_cache_unlock(c);
+  }
+  gm_mcache_uncache_list(list);
+  return ncaches;
+}
+
+unsigned gm_mcache_reclaim_idle(bool force) {
+  take_req_t rq = {.idle_only = true, .force = force, .current = true};
+  return take_from_caches(&rq);
+}
+
+/* Trim: the listed spans of every other cache, busy or not, that have
+ * waited min_age ticks (gm_release and out of memory). The owner never
+ * touches its lists outside its lock, but a free of its own may be writing
+ * a detached span's bits, hence the same fence as the reclaim. */
+size_t gm_mcache_trim(uint32_t min_age) {
+  take_req_t rq = {.min_age = min_age};
+  take_from_caches(&rq);
+  return rq.nspans;
+}
+
+/* Out of memory (the heap could not grow): before failing, give back
+ * what caches keep, since their spans may be all that stands between the
+ * program and its request: the caller's own lists (the caller holds c's
+ * lock if locked), every other cache's lists, and the empty spans waiting
+ * on central lists. The orphan cache's users hold its lock, which ranks
+ * below the registry lock, so they give back their own lists only. */
+void gm_mcache_oom_release_from(gm_mcache_t *c, bool locked) {
+  int saved = errno;
+  if (c != &gm_empty_mcache) {
+    gm_mspan_t *list = NULL;
+    if (!locked)
+      gm_cache_lock(c);
+    gm_mcache_detach(c, false, 0, &list);
+    if (!locked)
+      gm_cache_unlock(c);
+    gm_mcache_uncache_list(list);
+  }
+  if (c != &gm_mcache_orphan)
+    gm_mcache_trim(0);
+  for (unsigned i = 0; i < GM_NUM_SPAN_CLASSES; i++)
+    gm_mcentral_reclaim(&gm_central[i]);
+  errno = saved;
+}
+
+void gm_mcache_oom_release(void) { gm_mcache_oom_release_from(gm_tls_mcache, false); }

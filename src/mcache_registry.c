@@ -1,0 +1,236 @@
+/* mcache_registry.c: the caches as a set: the registry of live caches and
+ * their struct allocator, a thread's start (its first slow path) and exit,
+ * the orphan cache that serves threads after their exit, the counters
+ * summed over all caches, and fork (the registry and orphan locks come
+ * first in the lock order; the child gives back the spans of threads that
+ * do not exist in it). */
+#include "mcache_internal.h"
+
+#include "fixalloc.h"
+#include "mcentral.h"
+
+#include <pthread.h>
+#include <stddef.h>
+#include <string.h>
+
+/* Thread life cycle: 0 = no mcache yet, 1 = has one, 2 = exited (its
+ * pthread key destructor ran). After exit, allocations from later
+ * destructors of the same thread go through the shared orphan cache. */
+static __thread uint8_t tls_state __attribute__((tls_model("initial-exec")));
+
+extern pthread_key_t gm_thread_key; /* init.c */
+
+/* Registry of live mcaches, and their struct allocator. */
+gm_lock_t gm_mcache_registry_lock = GM_LOCK_INIT;
+gm_mcache_t *gm_mcache_registry;
+static size_t registry_count;
+static gm_fixalloc_t mcache_alloc;
+static bool mcache_alloc_ready;
+
+/* The orphan cache serves threads that have no mcache of their own any more
+ * (allocations from TLS destructors running after ours). One lock guards it;
+ * such allocations are rare. */
+gm_lock_t gm_mcache_orphan_lock = GM_LOCK_INIT;
+gm_mcache_t gm_mcache_orphan = {.alloc = {[0 ... GM_NUM_SPAN_CLASSES - 1] = &gm_empty_span}};
+
+static gm_mcache_t *mcache_create(void) {
+  gm_lock(&gm_mcache_registry_lock);
+  if (!mcache_alloc_ready) {
+    /* Whole prefetch blocks and one more as a gap (config.h): malloc reads
+     * the start of its cache, and another thread's slow path writes the
+     * end of its own right before it. */
+    gm_fixalloc_init(&mcache_alloc,
+                     GM_ALIGN_UP(sizeof(gm_mcache_t), (size_t)GM_PREFETCH_BLOCK) +
+                         GM_PREFETCH_BLOCK,
+                     offsetof(gm_mcache_t, next));
+    mcache_alloc_ready = true;
+  }
+  gm_mcache_t *c = gm_fixalloc_alloc(&mcache_alloc);
+  if (c) {
+    for (unsigned i = 0; i < GM_NUM_SPAN_CLASSES; i++) {
+      c->alloc[i] = &gm_empty_span;
+      c->full[i] = c->ready[i] = c->full_tail[i] = NULL;
+      c->nfull[i] = 0;
+      c->remote_hint[i] = c->remote_seen[i] = 0;
+    }
+    c->trimming = 0;
+    c->trim_epoch = 0;
+    c->nempty = 0;
+    memset(c->counts, 0, sizeof c->counts);
+    memset(c->sample_n, 0, sizeof c->sample_n);
+    memset(c->sample_bytes, 0, sizeof c->sample_bytes);
+    c->busy = &gm_tls_busy; /* runs on the owning thread */
+    c->lock = 0;
+    c->nslow = c->seen_nslow = c->idle_rounds = 0;
+    c->prev = NULL;
+    c->next = gm_mcache_registry;
+    if (gm_mcache_registry)
+      gm_mcache_registry->prev = c;
+    gm_mcache_registry = c;
+    registry_count++;
+  }
+  gm_unlock(&gm_mcache_registry_lock);
+  return c;
+}
+
+/* Counters of caches that are gone (registry lock). */
+static uint64_t gone_sample_n[GM_NUM_CLASSES], gone_sample_bytes[GM_NUM_CLASSES];
+
+static void mcache_destroy(gm_mcache_t *c) {
+  gm_lock(&gm_mcache_registry_lock);
+  for (unsigned i = 0; i < GM_NUM_SPAN_CLASSES; i++) {
+    gm_fetch_add_relaxed(&gm_class_counts[i].nmalloc, c->counts[i].nmalloc);
+    gm_fetch_add_relaxed(&gm_class_counts[i].nfree, c->counts[i].nfree);
+  }
+  for (unsigned i = 0; i < GM_NUM_CLASSES; i++) {
+    gone_sample_n[i] += c->sample_n[i];
+    gone_sample_bytes[i] += c->sample_bytes[i];
+  }
+  if (c->prev)
+    c->prev->next = c->next;
+  else
+    gm_mcache_registry = c->next;
+  if (c->next)
+    c->next->prev = c->prev;
+  registry_count--;
+  gm_fixalloc_free(&mcache_alloc, c);
+  gm_unlock(&gm_mcache_registry_lock);
+}
+
+/* A thread's first slow path: initialise the allocator if that has not
+ * happened yet, and give the thread a cache of its own. Returns the
+ * thread's cache, &gm_empty_mcache if the thread has exited (the caller
+ * uses the orphan cache), or NULL if no cache could be made. */
+gm_mcache_t *gm_mcache_thread_start(void) {
+  gm_mcache_t *c = &gm_empty_mcache;
+  if (gm_load_acquire(&gm_init_state) != 2)
+    gm_init();
+  if (tls_state == 0) {
+    c = mcache_create();
+    if (c) {
+      tls_state = 1;
+      gm_tls_mcache = c;
+      /* Registers the exit hook. The key was made at init, and keys below
+       * 32 are stored inline by glibc, so this does not allocate. */
+      pthread_setspecific(gm_thread_key, c);
+    }
+  }
+  return c;
+}
+
+void gm_mcache_thread_exit(void *arg) {
+  gm_mcache_t *c = arg;
+  if (!c || c == &gm_empty_mcache)
+    return;
+  /* From here on this thread's mallocs use the orphan cache. */
+  gm_tls_mcache = &gm_empty_mcache;
+  tls_state = 2;
+  gm_mcache_release_all(c);
+  mcache_destroy(c);
+}
+
+void gm_mcache_for_each(void (*fn)(gm_mcache_t *c, void *arg), void *arg) {
+  gm_lock(&gm_mcache_registry_lock);
+  for (gm_mcache_t *c = gm_mcache_registry; c; c = c->next)
+    fn(c, arg);
+  gm_lock(&gm_mcache_orphan_lock);
+  fn(&gm_mcache_orphan, arg);
+  gm_unlock(&gm_mcache_orphan_lock);
+  gm_unlock(&gm_mcache_registry_lock);
+}
+
+static void add_counts(gm_mcache_t *c, uint64_t *nmalloc, uint64_t *nfree, uint64_t *sample_n,
+                       uint64_t *sample_bytes) {
+  for (unsigned i = 0; i < GM_NUM_SPAN_CLASSES; i++) {
+    nmalloc[i] += gm_load_relaxed(&c->counts[i].nmalloc);
+    nfree[i] += gm_load_relaxed(&c->counts[i].nfree);
+  }
+  for (unsigned i = 0; i < GM_NUM_CLASSES; i++) {
+    sample_n[i] += gm_load_relaxed(&c->sample_n[i]);
+    sample_bytes[i] += gm_load_relaxed(&c->sample_bytes[i]);
+  }
+}
+
+void gm_mcache_sum_counts(uint64_t *nmalloc, uint64_t *nfree, uint64_t *sample_n,
+                          uint64_t *sample_bytes) {
+  gm_lock(&gm_mcache_registry_lock);
+  for (unsigned i = 0; i < GM_NUM_SPAN_CLASSES; i++) {
+    nmalloc[i] += gm_load_relaxed(&gm_class_counts[i].nmalloc);
+    nfree[i] += gm_load_relaxed(&gm_class_counts[i].nfree);
+  }
+  for (unsigned i = 0; i < GM_NUM_CLASSES; i++) {
+    sample_n[i] += gone_sample_n[i];
+    sample_bytes[i] += gone_sample_bytes[i];
+  }
+  for (gm_mcache_t *c = gm_mcache_registry; c; c = c->next)
+    add_counts(c, nmalloc, nfree, sample_n, sample_bytes);
+  gm_lock(&gm_mcache_orphan_lock);
+  add_counts(&gm_mcache_orphan, nmalloc, nfree, sample_n, sample_bytes);
+  gm_unlock(&gm_mcache_orphan_lock);
+  gm_unlock(&gm_mcache_registry_lock);
+}
+
+size_t gm_mcache_count(void) { return gm_load_relaxed(&registry_count); }
+
+/* Fork: the registry and orphan locks come first in the lock order. */
+void gm_mcache_lock_all(void) {
+  gm_lock_for_fork(&gm_mcache_registry_lock);
+  gm_lock_for_fork(&gm_mcache_orphan_lock);
+}
+void gm_mcache_unlock_all(void) {
+  gm_unlock_after_fork(&gm_mcache_orphan_lock);
+  gm_unlock_after_fork(&gm_mcache_registry_lock);
+}
+void gm_mcache_after_fork_child_locks(void) {
+  gm_lock_reinit(&gm_mcache_registry_lock);
+  gm_lock_reinit(&gm_mcache_orphan_lock);
+}
+
+/* Give back one span of a vanished thread's cache, once. */
+static void child_release(gm_mcache_t *c, gm_mspan_t *s) {
+  if (s == &gm_empty_span || s->owner != c || s->state != GM_SPAN_CACHED)
+    return;
+  gm_mcentral_uncache_span(s); /* clears owner: a second sighting is skipped */
+}
+
+void gm_mcache_after_fork_child(void) {
+  /* Called with every lock re-initialised. The other threads do not exist
+   * in the child; give their cached spans back so nothing leaks. One of
+   * them may have been inside its lock-free fast path or in the middle of
+   * updating its cache at the fork, so its lists are walked by next only
+   * (bounded), and a span is released only while it still names that
+   * cache as owner. A slot that was being handed out never reaches anyone
+   * in the child, so reusing it is harmless, and the sweep rebuilds the
+   * bitmaps from what was published. A span caught between lists leaks. */
+  gm_mcache_t *self = gm_tls_mcache;
+  if (self != &gm_empty_mcache) {
+    self->lock = 0;     /* a fork from a signal handler inside our slow path */
+    self->trimming = 0; /* or while the scavenger was trimming our lists */
+  }
+  gm_mcache_t *c = gm_mcache_registry;
+  while (c) {
+    gm_mcache_t *next = c->next;
+    if (c != self) {
+      for (unsigned i = 0; i < GM_NUM_SPAN_CLASSES; i++) {
+        gm_mspan_t *lists[2] = {c->full[i], c->ready[i]};
+        c->full[i] = c->ready[i] = c->full_tail[i] = NULL;
+        c->nfull[i] = 0;
+        for (int li = 0; li < 2; li++) {
+          gm_mspan_t *s = lists[li];
+          for (size_t k = 0; s && k < ((size_t)1 << 20); k++) {
+            gm_mspan_t *n = s->next;
+            s->next = s->prev = NULL;
+            s->cache_list = GM_CLIST_NONE;
+            child_release(c, s);
+            s = n;
+          }
+        }
+        gm_mspan_t *s = c->alloc[i];
+        c->alloc[i] = &gm_empty_span;
+        child_release(c, s);
+      }
+      mcache_destroy(c);
+    }
+    c = next;
+  }
+}
