@@ -127,7 +127,7 @@ static size_t max_spans(void) {
 static int take_snapshot(snap_t *sn) {
   memset(sn, 0, sizeof *sn);
   size_t limit = max_spans();
-  if (gm_load_acquire(&gm_init_state) != 2)
+  if (gm_load_acquire(&gm_init_state) != GM_INIT_DONE)
     gm_init();
   gm_mcentral_lock_all();
   gm_lock(&gm_heap.lock);

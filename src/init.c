@@ -39,7 +39,7 @@ static bool env_flag(const char *name) {
 }
 
 static void fork_prepare(void) {
-  if (gm_load_acquire(&gm_init_state) != 2)
+  if (gm_load_acquire(&gm_init_state) != GM_INIT_DONE)
     return;
   gm_mcache_lock_all();
   gm_mcentral_lock_for_fork();
@@ -47,7 +47,7 @@ static void fork_prepare(void) {
 }
 
 static void fork_parent(void) {
-  if (gm_load_acquire(&gm_init_state) != 2)
+  if (gm_load_acquire(&gm_init_state) != GM_INIT_DONE)
     return;
   gm_mheap_unlock_all();
   gm_mcentral_unlock_after_fork();
@@ -55,7 +55,7 @@ static void fork_parent(void) {
 }
 
 static void fork_child(void) {
-  if (gm_load_acquire(&gm_init_state) != 2)
+  if (gm_load_acquire(&gm_init_state) != GM_INIT_DONE)
     return;
   gm_mheap_reinit_locks();
   gm_mcentral_reinit_locks();
@@ -65,9 +65,9 @@ static void fork_child(void) {
 }
 
 void gm_init(void) {
-  int expected = 0;
-  if (__atomic_compare_exchange_n(&gm_init_state, &expected, 1, false, __ATOMIC_ACQ_REL,
-                                  __ATOMIC_ACQUIRE)) {
+  int expected = GM_INIT_NONE;
+  if (__atomic_compare_exchange_n(&gm_init_state, &expected, GM_INIT_RUNNING, false,
+                                  __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
     gm_sys_page_size();
     gm_options.align8 = env_flag("GOMALLOC_ALIGN8");
     gm_stats_env_init(); /* stats hook: report options; written by a destructor in stats.c */
@@ -77,13 +77,13 @@ void gm_init(void) {
     gm_mheap_init();
     if (pthread_key_create(&gm_thread_key, gm_mcache_thread_exit) != 0)
       gm_fatal("cannot create the thread-exit key", NULL, "pthread_key_create failed");
-    gm_store_release(&gm_init_state, 2);
+    gm_store_release(&gm_init_state, GM_INIT_DONE);
     /* May allocate (glibc keeps atfork handlers in a growable array); the
      * heap is usable by now. */
     pthread_atfork(fork_prepare, fork_parent, fork_child);
     return;
   }
-  while (gm_load_acquire(&gm_init_state) != 2)
+  while (gm_load_acquire(&gm_init_state) != GM_INIT_DONE)
     sched_yield();
 }
 

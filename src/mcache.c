@@ -479,7 +479,7 @@ GM_NOINLINE void *gm_mcache_alloc_miss(gm_mspan_t *s, size_t size) {
 GM_NOINLINE void *gm_mcache_alloc_slow(size_t size) {
   gm_mcache_t *c = gm_tls_mcache;
   if (GM_UNLIKELY(c == &gm_empty_mcache)) {
-    if (gm_load_acquire(&gm_init_state) != 2)
+    if (gm_load_acquire(&gm_init_state) != GM_INIT_DONE)
       gm_init();
     if (tls_state == 0) {
       c = mcache_create();

@@ -110,7 +110,7 @@ static void census_span(gm_mspan_t *s, void *arg) {
 
 void gm_heap_census(gm_census_t *c) {
   memset(c, 0, sizeof *c);
-  if (gm_load_acquire(&gm_init_state) != 2)
+  if (gm_load_acquire(&gm_init_state) != GM_INIT_DONE)
     gm_init();
   c->mcaches = gm_mcache_count();
   gm_mcentral_lock_all();
@@ -195,7 +195,7 @@ static uint64_t add_signed(uint64_t base, int64_t d) {
 static void stats_fill(struct gm_stats *st) {
   walk_t wk;
   memset(st, 0, sizeof *st);
-  if (gm_load_acquire(&gm_init_state) != 2)
+  if (gm_load_acquire(&gm_init_state) != GM_INIT_DONE)
     gm_init();
   st->version = GM_STATS_VERSION;
   st->threads = gm_mcache_count();
