@@ -19,6 +19,7 @@
 #include "gomalloc.h"
 #include "mcentral.h"
 #include "mheap.h"
+#include "options.h"
 #include "os.h"
 #include "stats.h"
 
@@ -113,16 +114,7 @@ static void snap_chunk(uintptr_t base, const uint64_t *alloc, const uint64_t *sc
   c->y = 0;
 }
 
-static size_t max_spans(void) {
-  const char *v = getenv("GOMALLOC_HEAPMAP_MAX_SPANS");
-  if (v && *v) {
-    char *end;
-    unsigned long long n = strtoull(v, &end, 10);
-    if (*end == 0)
-      return (size_t)n;
-  }
-  return GM_HEAPMAP_MAX_SPANS;
-}
+static size_t max_spans(void) { return gm_options.heapmap_max_spans; }
 
 static int take_snapshot(snap_t *sn) {
   memset(sn, 0, sizeof *sn);

@@ -16,6 +16,7 @@
 #include "mcache.h"
 #include "mcentral.h"
 #include "mheap.h"
+#include "options.h"
 #include "os.h"
 #include "scavenger.h"
 #include "sizeclass.h"
@@ -29,14 +30,7 @@
 int gm_init_state;
 __thread char gm_self_marker __attribute__((tls_model("initial-exec")));
 __thread gm_lock_t *gm_tls_lock_transit __attribute__((tls_model("initial-exec")));
-gm_options_t gm_options;
 pthread_key_t gm_thread_key;
-
-static bool env_flag(const char *name) {
-  const char *v = getenv(name);
-  return v && (strcmp(v, "1") == 0 || strcmp(v, "yes") == 0 || strcmp(v, "true") == 0 ||
-               strcmp(v, "on") == 0);
-}
 
 static void fork_prepare(void) {
   if (gm_load_acquire(&gm_init_state) != GM_INIT_DONE)
@@ -69,7 +63,7 @@ void gm_init(void) {
   if (__atomic_compare_exchange_n(&gm_init_state, &expected, GM_INIT_RUNNING, false,
                                   __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
     gm_sys_page_size();
-    gm_options.align8 = env_flag("GOMALLOC_ALIGN8");
+    gm_options_read(); /* every GOMALLOC_* variable, before anything reads one */
     gm_stats_env_init(); /* stats hook: report options; written by a destructor in stats.c */
     gm_sizeclass_init(gm_options.align8);
     gm_scavenger_read_options();

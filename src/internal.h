@@ -162,10 +162,6 @@ void gm_init(void);
 enum { GM_INIT_NONE, GM_INIT_RUNNING, GM_INIT_DONE };
 extern int gm_init_state;
 
-/* Options (init.c), read once from GOMALLOC_* at start. */
-typedef struct gm_options {
-  bool align8; /* GOMALLOC_ALIGN8=1: requests of 17..24 B may use Go's 24 B class */
-} gm_options_t;
-extern gm_options_t gm_options;
+/* Options: gm_options (options.h), read once from GOMALLOC_* at start. */
 
 #endif /* GM_INTERNAL_H */
