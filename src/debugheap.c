@@ -211,7 +211,7 @@ static void *large_release(gm_mspan_t *s, unsigned char *p) {
 /* ---- the hooks --------------------------------------------------------- */
 
 void *gm_dbg_malloc(size_t n, size_t align) {
-  if (GM_UNLIKELY(gm_load_acquire(&gm_init_state) != 2))
+  if (GM_UNLIKELY(gm_load_acquire(&gm_init_state) != GM_INIT_DONE))
     gm_init();
   if (n > GM_MAX_ALLOC) {
     errno = ENOMEM;

@@ -19,6 +19,7 @@
 #include "gomalloc.h"
 #include "mcentral.h"
 #include "mheap.h"
+#include "options.h"
 #include "os.h"
 #include "stats.h"
 
@@ -113,21 +114,12 @@ static void snap_chunk(uintptr_t base, const uint64_t *alloc, const uint64_t *sc
   c->y = 0;
 }
 
-static size_t max_spans(void) {
-  const char *v = getenv("GOMALLOC_HEAPMAP_MAX_SPANS");
-  if (v && *v) {
-    char *end;
-    unsigned long long n = strtoull(v, &end, 10);
-    if (*end == 0)
-      return (size_t)n;
-  }
-  return GM_HEAPMAP_MAX_SPANS;
-}
+static size_t max_spans(void) { return gm_options.heapmap_max_spans; }
 
 static int take_snapshot(snap_t *sn) {
   memset(sn, 0, sizeof *sn);
   size_t limit = max_spans();
-  if (gm_load_acquire(&gm_init_state) != 2)
+  if (gm_load_acquire(&gm_init_state) != GM_INIT_DONE)
     gm_init();
   gm_mcentral_lock_all();
   gm_lock(&gm_heap.lock);

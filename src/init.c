@@ -16,6 +16,7 @@
 #include "mcache.h"
 #include "mcentral.h"
 #include "mheap.h"
+#include "options.h"
 #include "os.h"
 #include "scavenger.h"
 #include "sizeclass.h"
@@ -29,17 +30,10 @@
 int gm_init_state;
 __thread char gm_self_marker __attribute__((tls_model("initial-exec")));
 __thread gm_lock_t *gm_tls_lock_transit __attribute__((tls_model("initial-exec")));
-gm_options_t gm_options;
 pthread_key_t gm_thread_key;
 
-static bool env_flag(const char *name) {
-  const char *v = getenv(name);
-  return v && (strcmp(v, "1") == 0 || strcmp(v, "yes") == 0 || strcmp(v, "true") == 0 ||
-               strcmp(v, "on") == 0);
-}
-
 static void fork_prepare(void) {
-  if (gm_load_acquire(&gm_init_state) != 2)
+  if (gm_load_acquire(&gm_init_state) != GM_INIT_DONE)
     return;
   gm_mcache_lock_all();
   gm_mcentral_lock_for_fork();
@@ -47,7 +41,7 @@ static void fork_prepare(void) {
 }
 
 static void fork_parent(void) {
-  if (gm_load_acquire(&gm_init_state) != 2)
+  if (gm_load_acquire(&gm_init_state) != GM_INIT_DONE)
     return;
   gm_mheap_unlock_all();
   gm_mcentral_unlock_after_fork();
@@ -55,7 +49,7 @@ static void fork_parent(void) {
 }
 
 static void fork_child(void) {
-  if (gm_load_acquire(&gm_init_state) != 2)
+  if (gm_load_acquire(&gm_init_state) != GM_INIT_DONE)
     return;
   gm_mheap_reinit_locks();
   gm_mcentral_reinit_locks();
@@ -65,11 +59,11 @@ static void fork_child(void) {
 }
 
 void gm_init(void) {
-  int expected = 0;
-  if (__atomic_compare_exchange_n(&gm_init_state, &expected, 1, false, __ATOMIC_ACQ_REL,
-                                  __ATOMIC_ACQUIRE)) {
+  int expected = GM_INIT_NONE;
+  if (__atomic_compare_exchange_n(&gm_init_state, &expected, GM_INIT_RUNNING, false,
+                                  __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
     gm_sys_page_size();
-    gm_options.align8 = env_flag("GOMALLOC_ALIGN8");
+    gm_options_read(); /* every GOMALLOC_* variable, before anything reads one */
     gm_stats_env_init(); /* stats hook: report options; written by a destructor in stats.c */
     gm_sizeclass_init(gm_options.align8);
     gm_scavenger_read_options();
@@ -77,13 +71,13 @@ void gm_init(void) {
     gm_mheap_init();
     if (pthread_key_create(&gm_thread_key, gm_mcache_thread_exit) != 0)
       gm_fatal("cannot create the thread-exit key", NULL, "pthread_key_create failed");
-    gm_store_release(&gm_init_state, 2);
+    gm_store_release(&gm_init_state, GM_INIT_DONE);
     /* May allocate (glibc keeps atfork handlers in a growable array); the
      * heap is usable by now. */
     pthread_atfork(fork_prepare, fork_parent, fork_child);
     return;
   }
-  while (gm_load_acquire(&gm_init_state) != 2)
+  while (gm_load_acquire(&gm_init_state) != GM_INIT_DONE)
     sched_yield();
 }
 

@@ -157,12 +157,11 @@ GM_INLINE void gm_unlock_after_fork(gm_lock_t *l) {
 /* Process-wide one-time setup (init.c); called from every slow path that
  * may be the first call into the allocator. */
 void gm_init(void);
-extern int gm_init_state; /* 2 once gm_init has finished its core part */
+/* gm_init_state: NONE, then RUNNING while one thread initialises, then
+ * DONE once gm_init has finished its core part. An int, for the atomics. */
+enum { GM_INIT_NONE, GM_INIT_RUNNING, GM_INIT_DONE };
+extern int gm_init_state;
 
-/* Options (init.c), read once from GOMALLOC_* at start. */
-typedef struct gm_options {
-  bool align8; /* GOMALLOC_ALIGN8=1: requests of 17..24 B may use Go's 24 B class */
-} gm_options_t;
-extern gm_options_t gm_options;
+/* Options: gm_options (options.h), read once from GOMALLOC_* at start. */
 
 #endif /* GM_INTERNAL_H */

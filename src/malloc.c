@@ -81,7 +81,7 @@
 /* ---- helpers --------------------------------------------------------- */
 
 GM_NOINLINE void *gm_malloc_large(size_t size, size_t align_pages) {
-  if (GM_UNLIKELY(gm_load_acquire(&gm_init_state) != 2))
+  if (GM_UNLIKELY(gm_load_acquire(&gm_init_state) != GM_INIT_DONE))
     gm_init();
   if (GM_UNLIKELY(size > GM_MAX_ALLOC)) {
     errno = ENOMEM;
@@ -343,7 +343,7 @@ static void *aligned_impl(size_t align, size_t size) {
     return gm_malloc_impl(size);
   }
   if (size <= GM_MAX_SMALL_SIZE && align <= GM_PAGE_SIZE) {
-    if (GM_UNLIKELY(gm_load_acquire(&gm_init_state) != 2))
+    if (GM_UNLIKELY(gm_load_acquire(&gm_init_state) != GM_INIT_DONE))
       gm_init();
     unsigned cls = gm_size_to_class_aligned(size, align);
     if (cls)
@@ -411,7 +411,7 @@ GM_API void gm_thread_flush(void) {
 }
 
 GM_API size_t gm_release(void) {
-  if (gm_load_acquire(&gm_init_state) != 2)
+  if (gm_load_acquire(&gm_init_state) != GM_INIT_DONE)
     gm_init();
   gm_thread_flush();
   gm_mcache_reclaim_idle(false); /* threads idle since the last call */

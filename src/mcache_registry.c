@@ -103,7 +103,7 @@ static void mcache_destroy(gm_mcache_t *c) {
  * uses the orphan cache), or NULL if no cache could be made. */
 gm_mcache_t *gm_mcache_thread_start(void) {
   gm_mcache_t *c = &gm_empty_mcache;
-  if (gm_load_acquire(&gm_init_state) != 2)
+  if (gm_load_acquire(&gm_init_state) != GM_INIT_DONE)
     gm_init();
   if (tls_state == 0) {
     c = mcache_create();

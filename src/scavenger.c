@@ -56,6 +56,7 @@
 #include "mcache.h"
 #include "mcentral.h"
 #include "mheap.h"
+#include "options.h"
 #include "os.h"
 
 #include <pthread.h>
@@ -64,7 +65,7 @@
 #include <string.h>
 #include <time.h>
 
-gm_scav_options_t gm_scav_options = {.margin_pct = 10};
+gm_scav_options_t gm_scav_options; /* from gm_options at start */
 uint32_t gm_scav_epoch;
 size_t gm_scav_span_bytes;
 
@@ -78,28 +79,10 @@ size_t gm_scav_span_bytes;
 
 static int started;
 
-static size_t parse_size(const char *v) {
-  char *end;
-  unsigned long long n = strtoull(v, &end, 10);
-  switch (*end) {
-  case 'k': case 'K': n <<= 10; break;
-  case 'm': case 'M': n <<= 20; break;
-  case 'g': case 'G': n <<= 30; break;
-  default: break;
-  }
-  return (size_t)n;
-}
-
 void gm_scavenger_read_options(void) {
-  const char *v = getenv("GOMALLOC_SCAVENGER");
-  if (v && (strcmp(v, "off") == 0 || strcmp(v, "0") == 0 || strcmp(v, "no") == 0))
-    gm_scav_options.off = true;
-  v = getenv("GOMALLOC_SCAVENGER_MARGIN");
-  if (v && *v)
-    gm_scav_options.margin_pct = (unsigned)strtoul(v, NULL, 10);
-  v = getenv("GOMALLOC_RETAIN_MAX");
-  if (v && *v)
-    gm_scav_options.retain_max = parse_size(v);
+  gm_scav_options.off = !gm_options.scavenger;
+  gm_scav_options.margin_pct = gm_options.scavenger_margin;
+  gm_scav_options.retain_max = gm_options.retain_max;
 }
 
 /* The work budget is counted in this thread's CPU time, not wall time: on

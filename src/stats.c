@@ -26,6 +26,7 @@
 #include "mcache.h"
 #include "mcentral.h"
 #include "mheap.h"
+#include "options.h"
 #include "os.h"
 
 #include <errno.h>
@@ -110,7 +111,7 @@ static void census_span(gm_mspan_t *s, void *arg) {
 
 void gm_heap_census(gm_census_t *c) {
   memset(c, 0, sizeof *c);
-  if (gm_load_acquire(&gm_init_state) != 2)
+  if (gm_load_acquire(&gm_init_state) != GM_INIT_DONE)
     gm_init();
   c->mcaches = gm_mcache_count();
   gm_mcentral_lock_all();
@@ -195,7 +196,7 @@ static uint64_t add_signed(uint64_t base, int64_t d) {
 static void stats_fill(struct gm_stats *st) {
   walk_t wk;
   memset(st, 0, sizeof *st);
-  if (gm_load_acquire(&gm_init_state) != 2)
+  if (gm_load_acquire(&gm_init_state) != GM_INIT_DONE)
     gm_init();
   st->version = GM_STATS_VERSION;
   st->threads = gm_mcache_count();
@@ -478,9 +479,11 @@ GM_API int gm_print_stats_json(FILE *f) {
 
 /* ---- GOMALLOC_STATS / GOMALLOC_HEAPMAP ---------------------------------------------- */
 
-enum { STATS_OFF, STATS_TEXT, STATS_JSON };
+enum { STATS_OFF = GM_OPT_STATS_OFF, STATS_TEXT = GM_OPT_STATS_TEXT,
+       STATS_JSON = GM_OPT_STATS_JSON };
 static int stats_mode;
-static char stats_file[1024], heapmap_file[1024];
+static const char *const stats_file = gm_options.stats_file;
+static const char *const heapmap_file = gm_options.heapmap_file;
 /* A copy of stderr taken at start: programs such as coreutils close
  * stderr in their own exit handlers, before the report is written. Its
  * identity is kept to notice a program that closed it and reused the
@@ -492,23 +495,9 @@ static ino_t report_ino;
  * not the helpers it forks; 0 = every process. */
 static long report_pid;
 
-static void copy_env(char *dst, size_t n, const char *name) {
-  const char *v = getenv(name);
-  dst[0] = 0;
-  if (v && strlen(v) < n)
-    strcpy(dst, v);
-  else if (v)
-    gm_warn("a GOMALLOC_* file name is too long; ignored");
-}
-
 void gm_stats_env_init(void) {
-  const char *v = getenv("GOMALLOC_STATS");
-  if (v && *v && strcmp(v, "0") != 0)
-    stats_mode = strcmp(v, "json") == 0 ? STATS_JSON : STATS_TEXT;
-  copy_env(stats_file, sizeof stats_file, "GOMALLOC_STATS_FILE");
-  copy_env(heapmap_file, sizeof heapmap_file, "GOMALLOC_HEAPMAP");
-  const char *pid = getenv("GOMALLOC_REPORT_PID");
-  report_pid = pid ? strtol(pid, NULL, 10) : 0;
+  stats_mode = gm_options.stats;
+  report_pid = (long)gm_options.report_pid;
   struct stat sb;
   if ((stats_mode != STATS_OFF || heapmap_file[0]) && fstat(2, &sb) == 0) {
     report_fd = fcntl(2, F_DUPFD_CLOEXEC, 10);

@@ -7,6 +7,7 @@
  * Exit status: 0 success, 1 runtime failure (e.g. stdout write error),
  * 2 usage error (unknown subcommand or flag). */
 #define _XOPEN_SOURCE 700 /* POSIX 2008 with realpath */
+#include "options.h"
 #include "sizeclasses.h"
 
 #include <errno.h>
@@ -395,11 +396,29 @@ static const struct command *find_command(const char *name) {
   return NULL;
 }
 
+/* The library's options, from the table it parses them with (internal
+ * ones, which `run` sets, are left out). */
+static void environment(FILE *f) {
+  size_t n;
+  const gm_option_t *opt = gm_options_table(&n);
+  fputs("\nenvironment (read by libgomalloc once, when a program starts):\n", f);
+  for (size_t i = 0; i < n; i++) {
+    if (opt[i].internal)
+      continue;
+    fprintf(f, "  %s=%s\n      %s", opt[i].name, opt[i].value, opt[i].help);
+    if (opt[i].dflt[0])
+      fprintf(f, "; default %s", opt[i].dflt);
+    fputc('\n', f);
+  }
+  fputs("Booleans: 1|on|yes|true or 0|off|no|false. Sizes: bytes, or with K, M or G.\n", f);
+}
+
 static void usage(FILE *f) {
   fputs("usage: gomalloc [--help] [--version] COMMAND [ARGS]\n\ncommands:\n", f);
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
     fprintf(f, "  %-12s  %s\n", commands[i].name, commands[i].summary);
   fputs("\nRun 'gomalloc COMMAND --help' for the options of a command.\n", f);
+  environment(f);
 }
 
 /* A full disk or closed pipe must not look like success to a script. */
