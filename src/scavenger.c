@@ -70,7 +70,6 @@ size_t gm_scav_span_bytes;
 
 #define TICK_NS 100000000ULL      /* 100 ms between wake-ups */
 #define WINDOW_TICKS 5            /* "recent" peak: the last half second */
-#define COLD_TICKS 5              /* a partial span idle this long is cold */
 #define CREDIT_PER_TICK_NS 1000000ULL /* 1% of TICK_NS */
 #define CREDIT_MAX_NS 200000000ULL    /* burst: up to 200 ms of work */
 #define START_BYTES ((size_t)16 << 20)
@@ -193,61 +192,6 @@ void gm_scavenge_span_reused(gm_mspan_t *s) {
   s->released_mask = 0;
 }
 
-/* Release the free OS pages of the cold partial spans of one mcentral (all
- * partial spans if force). A span is cold when it has been on its list, with
- * no new frees, for COLD_TICKS: a span found with frees pending is swept
- * (we hold its mcentral lock, so we may), which folds them in so that
- * "frees pending" later means "changed since we looked", and its age starts
- * again. Its pages are released once the frees have stopped, and looked at
- * again only after more frees, so a phase of frees that lasts longer than
- * the cold age costs a sweep per span per pass, not a madvise for every
- * page or two freed. A span the sweep finds empty goes back to the heap
- * (nobody else would notice before gm_release); one with released pages
- * moves to partial_released, behind the spans whose free slots are still
- * resident (mcentral.h). */
-static size_t scavenge_central(gm_mcentral_t *mc, bool force, uint32_t epoch) {
-  size_t total = 0;
-  gm_mspan_t *dead = NULL;
-  gm_lock(&mc->lock);
-  gm_spanlist_t *lists[2] = {&mc->partial, &mc->partial_released};
-  for (int li = 0; li < 2; li++) {
-    gm_mspan_t *next;
-    for (gm_mspan_t *s = lists[li]->head; s; s = next) {
-      next = s->next;
-      if (!force && epoch - s->partial_epoch < COLD_TICKS)
-        continue;
-      bool frees = gm_span_has_frees(s);
-      if (!force && (s->released_mask & GM_SPAN_SCANNED) && !frees)
-        continue; /* nothing new since we looked */
-      if (frees && gm_span_sweep(s) == s->nelems) {
-        gm_spanlist_remove(lists[li], s);
-        gm_store_seqcst(&s->state, (uint8_t)GM_SPAN_DEAD);
-        s->next = dead;
-        dead = s;
-        continue;
-      }
-      if (!force && frees) {
-        /* Frees are still arriving: look again once they have stopped for
-         * the cold age, rather than madvising a page or two every pass. */
-        s->partial_epoch = epoch;
-        s->released_mask &= ~GM_SPAN_SCANNED;
-        continue;
-      }
-      size_t n = gm_scavenge_span_locked(s);
-      if (n && li == 0) {
-        uint32_t m = s->released_mask;
-        gm_spanlist_remove(&mc->partial, s);
-        gm_spanlist_push(&mc->partial_released, s);
-        s->released_mask = m; /* push cleared the scanned flag */
-      }
-      total += n;
-    }
-  }
-  gm_unlock(&mc->lock);
-  gm_mheap_free_spans(dead);
-  return total;
-}
-
 /* Release free slots of cold partial spans (all of them if force). A pass
  * cut short by the deadline resumes at the class where it stopped, so the
  * last classes are not starved. Only the scavenger thread uses the cursor
@@ -260,9 +204,9 @@ static size_t scavenge_spans(bool force, uint64_t deadline) {
   for (unsigned k = 0; k < GM_NUM_SPAN_CLASSES; k++) {
     unsigned i = (first + k) % GM_NUM_SPAN_CLASSES;
     gm_mcentral_t *mc = &gm_central[i];
-    if (!gm_load_relaxed(&mc->partial.n) && !gm_load_relaxed(&mc->partial_released.n))
+    if (!gm_mcentral_has_partial(mc))
       continue;
-    total += scavenge_central(mc, force, epoch);
+    total += gm_mcentral_scavenge(mc, force, epoch);
     if (deadline && now_ns() > deadline) {
       if (!force)
         cursor = (i + 1) % GM_NUM_SPAN_CLASSES;
@@ -340,7 +284,7 @@ static void *scavenger_main(void *arg) {
      * own size class, so they are the memory least likely to be needed
      * again soon, whereas free heap pages are the first any growth reuses.
      * Then free heap pages above the target. */
-    if (tick % COLD_TICKS == 0) {
+    if (tick % GM_SCAV_COLD_TICKS == 0) {
       gm_mcache_reclaim_idle(false);
       scavenge_spans(false, deadline);
       gm_lock(&gm_heap.lock);

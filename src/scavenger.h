@@ -15,6 +15,9 @@ extern gm_scav_options_t gm_scav_options;
 
 /* Coarse clock of the scavenger (ticks of ~100 ms), for span ages. */
 extern uint32_t gm_scav_epoch;
+/* A partial span idle (on its list, no new frees) this many ticks is cold:
+ * its free pages may go back (gm_mcentral_scavenge). */
+#define GM_SCAV_COLD_TICKS 5
 /* Bytes of free slots inside spans released to the OS (not counted by the
  * page allocator). */
 extern size_t gm_scav_span_bytes;
