@@ -119,7 +119,7 @@ gm_mspan_t *gm_mcentral_cache_span(gm_mcentral_t *mc, struct gm_mcache *c) {
       break;
     }
     gm_store_relaxed(&s->owner, c);
-    gm_scavenge_span_reused(s);
+    gm_mheap_span_reused(s);
     gm_store_seqcst(&s->state, (uint8_t)GM_SPAN_CACHED);
     unsigned nfree = gm_span_sweep(s);
     gm_unlock(&mc->lock);

@@ -66,7 +66,6 @@
 
 gm_scav_options_t gm_scav_options = {.margin_pct = 10};
 uint32_t gm_scav_epoch;
-size_t gm_scav_span_bytes;
 
 #define TICK_NS 100000000ULL      /* 100 ms between wake-ups */
 #define WINDOW_TICKS 5            /* "recent" peak: the last half second */
@@ -114,22 +113,12 @@ static uint64_t now_ns(void) {
 
 static void release_range(uintptr_t base, size_t len) { gm_sys_unused((void *)base, len); }
 
-/* Backed bytes the heap holds: mapped, less what the page allocator knows
- * is released, less the free slots released inside spans. Heap lock. */
-static size_t retained_locked(void) {
-  size_t scav = gm_pagealloc_scavenged_pages(&gm_heap.pages) << GM_PAGE_SHIFT;
-  size_t spans = gm_load_relaxed(&gm_scav_span_bytes);
-  size_t r = gm_heap.mapped_bytes;
-  r = r > scav ? r - scav : 0;
-  return r > spans ? r - spans : 0;
-}
-
 /* Memory in use by spans, less the free slots released inside them: the
  * target must not count released pages as in use, or every byte released
  * inside a span would let a byte of free pages stay resident instead. */
 static size_t inuse_locked(void) {
   size_t n = (gm_heap.small_pages + gm_heap.large_pages) << GM_PAGE_SHIFT;
-  size_t spans = gm_load_relaxed(&gm_scav_span_bytes);
+  size_t spans = gm_load_relaxed(&gm_heap.span_released_bytes);
   return n > spans ? n - spans : 0;
 }
 
@@ -181,15 +170,8 @@ size_t gm_scavenge_span_locked(gm_mspan_t *s) {
   }
   s->released_mask = mask | GM_SPAN_SCANNED;
   if (released)
-    gm_fetch_add_relaxed(&gm_scav_span_bytes, released);
+    gm_fetch_add_relaxed(&gm_heap.span_released_bytes, released);
   return released;
-}
-
-void gm_scavenge_span_reused(gm_mspan_t *s) {
-  size_t released = gm_span_released_bytes(s, gm_sys_page_size());
-  if (released)
-    gm_fetch_sub_relaxed(&gm_scav_span_bytes, released);
-  s->released_mask = 0;
 }
 
 /* Release free slots of cold partial spans (all of them if force). A pass
@@ -233,15 +215,6 @@ static size_t scavenge_heap(size_t want, uint64_t deadline) {
   return total;
 }
 
-void gm_scavenger_enforce_limit_locked(void) {
-  size_t lim = gm_scav_options.retain_max;
-  if (!lim)
-    return;
-  size_t r = retained_locked();
-  if (r > lim)
-    gm_pagealloc_scavenge(&gm_heap.pages, r - lim, release_range);
-}
-
 size_t gm_scavenge_all(void) {
   size_t n = scavenge_spans(true, 0);
   return n + scavenge_heap(SIZE_MAX, 0);
@@ -265,7 +238,7 @@ static void *scavenger_main(void *arg) {
       continue;
 
     gm_lock(&gm_heap.lock);
-    size_t inuse = inuse_locked(), retained = retained_locked();
+    size_t inuse = inuse_locked(), retained = gm_mheap_retained_locked();
     gm_unlock(&gm_heap.lock);
     window[tick % WINDOW_TICKS] = inuse;
     size_t peak = 0;
@@ -288,7 +261,7 @@ static void *scavenger_main(void *arg) {
       gm_mcache_reclaim_idle(false);
       scavenge_spans(false, deadline);
       gm_lock(&gm_heap.lock);
-      retained = retained_locked();
+      retained = gm_mheap_retained_locked();
       gm_unlock(&gm_heap.lock);
     }
     if (retained > target + (1u << 20) && now_ns() < deadline)

@@ -18,9 +18,6 @@ extern uint32_t gm_scav_epoch;
 /* A partial span idle (on its list, no new frees) this many ticks is cold:
  * its free pages may go back (gm_mcentral_scavenge). */
 #define GM_SCAV_COLD_TICKS 5
-/* Bytes of free slots inside spans released to the OS (not counted by the
- * page allocator). */
-extern size_t gm_scav_span_bytes;
 
 void gm_scavenger_read_options(void);
 
@@ -29,17 +26,9 @@ void gm_scavenger_read_options(void);
  * called with no allocator lock held. */
 void gm_scavenger_poke(void);
 
-/* Synchronous release, heap lock held: bring retained memory under the
- * hard limit after the heap grew. */
-void gm_scavenger_enforce_limit_locked(void);
-
 /* Release the whole free OS pages inside span s (on a central list, its
  * mcentral lock held). Returns bytes released. */
 size_t gm_scavenge_span_locked(gm_mspan_t *s);
-
-/* A span leaves a central list for a cache: its released pages are about
- * to be backed again. mcentral lock held. */
-void gm_scavenge_span_reused(gm_mspan_t *s);
 
 /* Release everything that can be released now (malloc_trim). */
 size_t gm_scavenge_all(void);
