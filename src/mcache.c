@@ -2,6 +2,7 @@
  * See mcache.h. */
 #include "mcache.h"
 
+#include "background.h"
 #include "error.h"
 #include "fixalloc.h"
 #include "mcentral.h"
@@ -517,7 +518,7 @@ GM_NOINLINE void *gm_mcache_alloc_slow(size_t size) {
   uncache_list(old);
   /* Here no lock is held and the cache is consistent, so starting the
    * scavenger (pthread_create allocates) is safe. */
-  gm_scavenger_poke();
+  gm_background_poke();
   return p;
 }
 

@@ -294,6 +294,17 @@ size_t gm_mcentral_scavenge(gm_mcentral_t *mc, bool force, uint32_t epoch) {
   return total;
 }
 
+size_t gm_mcentral_scavenge_all(void) {
+  size_t total = 0;
+  uint32_t epoch = gm_load_relaxed(&gm_scav_epoch);
+  for (unsigned i = 0; i < GM_NUM_SPAN_CLASSES; i++) {
+    gm_mcentral_t *mc = &gm_central[i];
+    if (gm_mcentral_has_partial(mc))
+      total += gm_mcentral_scavenge(mc, true, epoch);
+  }
+  return total;
+}
+
 /* For fork (init.c) and whole-heap walks (stats.c), in class order. */
 void gm_mcentral_lock_all(void) {
   for (unsigned i = 0; i < GM_NUM_SPAN_CLASSES; i++)

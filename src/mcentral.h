@@ -49,6 +49,8 @@ size_t gm_mcentral_reclaim(gm_mcentral_t *mc);
  * partial spans if force), sweeping them as needed; epoch is the
  * scavenger's clock (gm_scav_epoch). Returns bytes released. */
 size_t gm_mcentral_scavenge(gm_mcentral_t *mc, bool force, uint32_t epoch);
+/* The same for every class, forced (gm_release). */
+size_t gm_mcentral_scavenge_all(void);
 
 /* Has mc any partial span? An unlocked read, a hint: passes over every
  * class skip the ones with nothing to look at. */
