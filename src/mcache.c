@@ -517,7 +517,7 @@ GM_NOINLINE void *gm_mcache_alloc_slow(size_t size) {
   cache_unlock(c);
   uncache_list(old);
   /* Here no lock is held and the cache is consistent, so starting the
-   * scavenger (pthread_create allocates) is safe. */
+   * background thread (pthread_create allocates) is safe. */
   gm_background_poke();
   return p;
 }
