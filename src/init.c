@@ -11,6 +11,7 @@
  * lock is held by a thread that will not exist in the child; the parent
  * releases them, the child re-initialises them and gives the vanished
  * threads' cached spans back. */
+#include "background.h"
 #include "error.h"
 #include "internal.h"
 #include "mcache.h"
@@ -55,7 +56,7 @@ static void fork_child(void) {
   gm_mcentral_reinit_locks();
   gm_mcache_after_fork_child_locks();
   gm_mcache_after_fork_child();
-  gm_scavenger_after_fork_child();
+  gm_background_after_fork_child();
 }
 
 void gm_init(void) {

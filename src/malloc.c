@@ -68,6 +68,7 @@
  * needzero says the memory may be dirty. */
 #include "mallocgc.h"
 
+#include "background.h"
 #include "error.h"
 #include "gomalloc.h"
 #include "mcentral.h"
@@ -96,7 +97,7 @@ GM_NOINLINE void *gm_malloc_large(size_t size, size_t align_pages) {
     gm_mcache_oom_release(); /* spans kept by caches, then try again */
     s = gm_mheap_alloc_span(npages, gm_make_spanclass(0, false), align_pages, GM_SPAN_LARGE, NULL);
   }
-  gm_scavenger_poke();
+  gm_background_poke();
   return s ? (void *)s->base : NULL;
 }
 
@@ -418,7 +419,8 @@ GM_API size_t gm_release(void) {
   gm_mcache_trim(0);             /* every other thread's listed spans */
   for (unsigned i = 0; i < GM_NUM_SPAN_CLASSES; i++)
     gm_mcentral_reclaim(&gm_central[i]);
-  return gm_scavenge_all();
+  size_t n = gm_mcentral_scavenge_all(); /* free pages inside partial spans */
+  return n + gm_scavenge_all();          /* then every free heap page */
 }
 
 GM_API const char *gm_version(void) { return "0.1.0"; }

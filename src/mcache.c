@@ -5,6 +5,7 @@
  * fork in mcache_registry.c. See mcache.h. */
 #include "mcache_internal.h"
 
+#include "background.h"
 #include "error.h"
 #include "mcentral.h"
 #include "mheap.h"
@@ -399,7 +400,7 @@ GM_NOINLINE void *gm_mcache_alloc_slow(size_t size) {
   gm_cache_unlock(c);
   gm_mcache_uncache_list(old);
   /* Here no lock is held and the cache is consistent, so starting the
-   * scavenger (pthread_create allocates) is safe. */
-  gm_scavenger_poke();
+   * background thread (pthread_create allocates) is safe. */
+  gm_background_poke();
   return p;
 }

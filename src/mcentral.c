@@ -28,6 +28,8 @@
  *   PARTIAL -> the scavenger sweeps it and finds it empty  -> DEAD (to mheap)
  *   PARTIAL -> the scavenger releases some of its pages .. PARTIAL, moved to
  *              partial_released (taken after the resident partial spans)
+ * (The scavenger's pass over a class is gm_mcentral_scavenge, below: the
+ * background thread runs it for the cold spans, gm_release for all.)
  *
  * Sweeping (span.c) is Go's: fold freed slots into alloc_bits, reset
  * freeindex, recount. Who may sweep: the owner while CACHED, or a holder of
@@ -60,7 +62,8 @@ void gm_mcentral_init(void) {
   }
 }
 
-void gm_spanlist_push(gm_spanlist_t *l, gm_mspan_t *s) {
+/* List primitives, mcentral lock held. */
+static void gm_spanlist_push(gm_spanlist_t *l, gm_mspan_t *s) {
   s->partial_epoch = gm_load_relaxed(&gm_scav_epoch); /* age, for the scavenger */
   s->released_mask &= ~GM_SPAN_SCANNED; /* new on this list: worth a look */
   s->prev = NULL;
@@ -71,7 +74,7 @@ void gm_spanlist_push(gm_spanlist_t *l, gm_mspan_t *s) {
   gm_store_relaxed(&l->n, l->n + 1); /* read without the lock by the scavenger */
 }
 
-void gm_spanlist_remove(gm_spanlist_t *l, gm_mspan_t *s) {
+static void gm_spanlist_remove(gm_spanlist_t *l, gm_mspan_t *s) {
   if (s->prev)
     s->prev->next = s->next;
   else
@@ -80,6 +83,11 @@ void gm_spanlist_remove(gm_spanlist_t *l, gm_mspan_t *s) {
     s->next->prev = s->prev;
   s->next = s->prev = NULL;
   gm_store_relaxed(&l->n, l->n - 1);
+}
+
+/* The partial list span s (PARTIAL, lock held) is on. */
+static inline gm_spanlist_t *gm_mcentral_partial_list(gm_mcentral_t *mc, const gm_mspan_t *s) {
+  return (s->released_mask & ~GM_SPAN_SCANNED) ? &mc->partial_released : &mc->partial;
 }
 
 static gm_mspan_t *list_pop(gm_spanlist_t *l) {
@@ -111,7 +119,7 @@ gm_mspan_t *gm_mcentral_cache_span(gm_mcentral_t *mc, struct gm_mcache *c) {
       break;
     }
     gm_store_relaxed(&s->owner, c);
-    gm_scavenge_span_reused(s);
+    gm_mheap_span_reused(s);
     gm_store_seqcst(&s->state, (uint8_t)GM_SPAN_CACHED);
     unsigned nfree = gm_span_sweep(s);
     gm_unlock(&mc->lock);
@@ -229,6 +237,72 @@ size_t gm_mcentral_reclaim(gm_mcentral_t *mc) {
   gm_unlock(&mc->lock);
   gm_mheap_free_spans(dead);
   return n;
+}
+
+/* Release the free OS pages of the cold partial spans of one mcentral (all
+ * partial spans if force). A span is cold when it has been on its list, with
+ * no new frees, for GM_SCAV_COLD_TICKS: a span found with frees pending is
+ * swept (we hold its mcentral lock, so we may), which folds them in so that
+ * "frees pending" later means "changed since we looked", and its age starts
+ * again. Its pages are released once the frees have stopped, and looked at
+ * again only after more frees, so a phase of frees that lasts longer than
+ * the cold age costs a sweep per span per pass, not a madvise for every
+ * page or two freed. A span the sweep finds empty goes back to the heap
+ * (nobody else would notice before gm_release); one with released pages
+ * moves to partial_released, behind the spans whose free slots are still
+ * resident (mcentral.h). */
+size_t gm_mcentral_scavenge(gm_mcentral_t *mc, bool force, uint32_t epoch) {
+  size_t total = 0;
+  gm_mspan_t *dead = NULL;
+  gm_lock(&mc->lock);
+  gm_spanlist_t *lists[2] = {&mc->partial, &mc->partial_released};
+  for (int li = 0; li < 2; li++) {
+    gm_mspan_t *next;
+    for (gm_mspan_t *s = lists[li]->head; s; s = next) {
+      next = s->next;
+      if (!force && epoch - s->partial_epoch < GM_SCAV_COLD_TICKS)
+        continue;
+      bool frees = gm_span_has_frees(s);
+      if (!force && (s->released_mask & GM_SPAN_SCANNED) && !frees)
+        continue; /* nothing new since we looked */
+      if (frees && gm_span_sweep(s) == s->nelems) {
+        gm_spanlist_remove(lists[li], s);
+        gm_store_seqcst(&s->state, (uint8_t)GM_SPAN_DEAD);
+        s->next = dead;
+        dead = s;
+        continue;
+      }
+      if (!force && frees) {
+        /* Frees are still arriving: look again once they have stopped for
+         * the cold age, rather than madvising a page or two every pass. */
+        s->partial_epoch = epoch;
+        s->released_mask &= ~GM_SPAN_SCANNED;
+        continue;
+      }
+      size_t n = gm_scavenge_span_locked(s);
+      if (n && li == 0) {
+        uint32_t m = s->released_mask;
+        gm_spanlist_remove(&mc->partial, s);
+        gm_spanlist_push(&mc->partial_released, s);
+        s->released_mask = m; /* push cleared the scanned flag */
+      }
+      total += n;
+    }
+  }
+  gm_unlock(&mc->lock);
+  gm_mheap_free_spans(dead);
+  return total;
+}
+
+size_t gm_mcentral_scavenge_all(void) {
+  size_t total = 0;
+  uint32_t epoch = gm_load_relaxed(&gm_scav_epoch);
+  for (unsigned i = 0; i < GM_NUM_SPAN_CLASSES; i++) {
+    gm_mcentral_t *mc = &gm_central[i];
+    if (gm_mcentral_has_partial(mc))
+      total += gm_mcentral_scavenge(mc, true, epoch);
+  }
+  return total;
 }
 
 /* For fork (init.c) and whole-heap walks (stats.c), in class order. */

@@ -41,18 +41,22 @@ void gm_mcentral_uncache_span(gm_mspan_t *s);
  * -> partial, or (all objects freed) -> back to the heap. */
 void gm_mcentral_span_freed(gm_mspan_t *s);
 
-/* The partial list span s (PARTIAL, lock held) is on. */
-static inline gm_spanlist_t *gm_mcentral_partial_list(gm_mcentral_t *mc, const gm_mspan_t *s) {
-  return (s->released_mask & ~GM_SPAN_SCANNED) ? &mc->partial_released : &mc->partial;
-}
-
-/* List primitives, mcentral lock held (the scavenger moves spans too). */
-void gm_spanlist_push(gm_spanlist_t *l, gm_mspan_t *s);
-void gm_spanlist_remove(gm_spanlist_t *l, gm_mspan_t *s);
-
 /* Sweep every span on the central lists; return empty ones to the heap.
  * Returns the number of spans freed. */
 size_t gm_mcentral_reclaim(gm_mcentral_t *mc);
+
+/* Give back the free OS pages inside mc's cold partial spans (all of its
+ * partial spans if force), sweeping them as needed; epoch is the
+ * scavenger's clock (gm_scav_epoch). Returns bytes released. */
+size_t gm_mcentral_scavenge(gm_mcentral_t *mc, bool force, uint32_t epoch);
+/* The same for every class, forced (gm_release). */
+size_t gm_mcentral_scavenge_all(void);
+
+/* Has mc any partial span? An unlocked read, a hint: passes over every
+ * class skip the ones with nothing to look at. */
+GM_INLINE bool gm_mcentral_has_partial(gm_mcentral_t *mc) {
+  return gm_load_relaxed(&mc->partial.n) || gm_load_relaxed(&mc->partial_released.n);
+}
 
 void gm_mcentral_lock_all(void);
 void gm_mcentral_lock_for_fork(void);

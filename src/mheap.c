@@ -7,14 +7,16 @@
  * runs, lowest address first (huge blocks highest first, see HUGE_PAGES);
  * freed spans return their pages, which
  * coalesce with free neighbours in the page bitmap, and stay resident until
- * the scavenger releases them. */
+ * the scavenger releases them. The heap keeps the figure the scavenger is
+ * paced by (retained: backed bytes) and enforces GOMALLOC_RETAIN_MAX itself
+ * as it grows (enforce_retain_max_locked), so that it never calls up. */
 #include "mheap.h"
 
 #include "arena.h"
 #include "error.h"
 #include "mcentral.h"
 #include "os.h"
-#include "scavenger.h"
+#include "options.h" /* GOMALLOC_RETAIN_MAX */
 
 #include <errno.h>
 #include <stddef.h>
@@ -55,6 +57,31 @@ static size_t free_top_pages(size_t max) {
   return n;
 }
 
+static void release_range(uintptr_t base, size_t len) { gm_sys_unused((void *)base, len); }
+
+size_t gm_mheap_retained_locked(void) {
+  size_t scav = gm_pagealloc_scavenged_pages(&gm_heap.pages) << GM_PAGE_SHIFT;
+  size_t spans = gm_load_relaxed(&gm_heap.span_released_bytes);
+  size_t r = gm_heap.mapped_bytes;
+  r = r > scav ? r - scav : 0;
+  return r > spans ? r - spans : 0;
+}
+
+/* GOMALLOC_RETAIN_MAX (Go's memory limit): when the heap grows, release
+ * free pages, highest first, until what it keeps backed is under the hard
+ * limit. This is the heap's own page policy, not a call up into the
+ * scavenger: the limit must hold the moment the heap grows, under the heap
+ * lock, whether or not the background thread runs, and the heap only calls
+ * down (pagealloc, os). Go's mheap.grow does the same. Heap lock held. */
+static void enforce_retain_max_locked(void) {
+  size_t lim = gm_options.retain_max;
+  if (!lim)
+    return;
+  size_t r = gm_mheap_retained_locked();
+  if (r > lim)
+    gm_pagealloc_scavenge(&gm_heap.pages, r - lim, release_range);
+}
+
 /* Map bytes of the current reservation at its frontier and give them to
  * the page allocator. Heap lock held. */
 static bool map_frontier_locked(size_t bytes) {
@@ -67,7 +94,7 @@ static bool map_frontier_locked(size_t bytes) {
   }
   h->cur_base += bytes;
   gm_store_relaxed(&h->mapped_bytes, h->mapped_bytes + bytes); /* read unlocked by the scavenger poke */
-  gm_scavenger_enforce_limit_locked();
+  enforce_retain_max_locked();
   return true;
 }
 
@@ -215,12 +242,19 @@ void gm_mheap_free_spans(gm_mspan_t *list) {
   }
 }
 
+void gm_mheap_span_reused(gm_mspan_t *s) {
+  size_t released = gm_span_released_bytes(s, gm_sys_page_size());
+  if (released)
+    gm_fetch_sub_relaxed(&gm_heap.span_released_bytes, released);
+  s->released_mask = 0;
+}
+
 void gm_mheap_free_span(gm_mspan_t *s) {
   gm_mheap_t *h = &gm_heap;
   gm_lock(&h->lock);
   gm_store_relaxed(&s->small_bytes, (size_t)0);
   gm_store_release(&s->state, (uint8_t)GM_SPAN_DEAD);
-  gm_scavenge_span_reused(s); /* its released slots are free pages now */
+  gm_mheap_span_reused(s); /* its released slots are free pages now */
   gm_store_relaxed(&s->owner, (struct gm_mcache *)NULL);
   gm_arena_mark_in_use_locked(s->base, false);
   gm_pagealloc_free(&h->pages, s->base, s->npages);

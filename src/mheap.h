@@ -39,6 +39,9 @@ typedef struct gm_mheap {
   size_t large_pages;       /* pages in large-object spans */
   size_t small_spans, large_spans;
   uint64_t large_allocs, large_frees;
+  /* Bytes of free slots inside spans released to the OS (not counted by
+   * the page allocator). Atomic: the scavenger adds under a central lock. */
+  size_t span_released_bytes;
 } gm_mheap_t;
 
 extern gm_mheap_t gm_heap;
@@ -58,6 +61,16 @@ void gm_mheap_free_span(gm_mspan_t *s);
 /* Free every span of a list linked through next (dead spans collected
  * under another lock). */
 void gm_mheap_free_spans(gm_mspan_t *list);
+
+/* Span s's pages released inside it (released_mask) are about to be backed
+ * again: it leaves a central list for a cache (mcentral lock held), or its
+ * pages go back to the heap, where they count as free pages. Takes them out
+ * of span_released_bytes. */
+void gm_mheap_span_reused(gm_mspan_t *s);
+
+/* Backed bytes the heap holds: mapped, less what the page allocator knows
+ * is released, less the free slots released inside spans. Heap lock. */
+size_t gm_mheap_retained_locked(void);
 
 /* Large-object realloc in place: extend s to new_npages if the pages after
  * it are free, or shrink it, freeing its tail. */

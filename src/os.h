@@ -58,4 +58,8 @@ size_t gm_sys_rss(void);
  * false if the kernel cannot (then it never will). errno is preserved. */
 bool gm_sys_membarrier(void);
 
+/* CPU time the calling thread has used, in ns (CLOCK_THREAD_CPUTIME_ID):
+ * the clock of the background thread's work budget (background.c). */
+uint64_t gm_sys_thread_cpu_ns(void);
+
 #endif /* GM_OS_H */

@@ -21,7 +21,9 @@
  * slots are still resident, so that its class fills resident holes first
  * (mcentral.h). Releasing inside spans costs a madvise per run of a page
  * or two, about ten times the cost per byte of releasing heap pages, which
- * is why each span is looked at only once its frees have stopped.
+ * is why each span is looked at only once its frees have stopped (mcentral's
+ * pass, gm_mcentral_scavenge, picks the spans; gm_scavenge_span_locked
+ * below releases their pages).
  *
  * How much. Like Go, we keep a retained target: the peak of memory in use
  * by spans over the last half second (less the pages released inside
@@ -29,18 +31,13 @@
  * repeatedly allocates and frees a big buffer reuses resident pages
  * instead of faulting them in again (this is where eager releasers are
  * slow); memory above it is released. GOMALLOC_RETAIN_MAX adds a hard
- * limit, enforced synchronously when the heap grows (Go's memory limit).
+ * limit, enforced synchronously when the heap grows (Go's memory limit;
+ * the heap does that itself, mheap.c, which also keeps the retained figure).
  *
- * Who does it. A background thread, started lazily once the heap has
- * mapped 16 MiB (small programs never get one), because the memory of a
- * program whose threads all sleep must still come back, and work done on
- * allocation slow paths would never run then. It wakes every 100 ms and
- * is paced by a token bucket: it earns 1% of a core of work time and may
- * spend it in bursts of up to 200 ms (of its own CPU time), so it costs
- * about 1% of one core on average, yet a large drop in the heap goes back
- * within a second or two (releasing free heap pages costs about 80-250 us
- * per MiB here, span interiors about 1 ms per MiB). Heap-lock hold times stay
- * short: pages are released a few MiB at a time.
+ * Who does it. The background thread (background.c) on its ticks, and
+ * gm_release. This file is the policy only, and sits between mcentral and
+ * mheap: it never calls up. Heap-lock hold times stay short: pages are
+ * released a few MiB at a time.
  *
  * Huge pages. We leave transparent huge pages to the kernel's default and
  * call no MADV_HUGEPAGE / NOHUGEPAGE. Releasing from the top of the heap,
@@ -52,32 +49,19 @@
  * is not implemented. */
 #include "scavenger.h"
 
-#include "error.h"
-#include "mcache.h"
-#include "mcentral.h"
 #include "mheap.h"
 #include "options.h"
 #include "os.h"
 
-#include <pthread.h>
-#include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 gm_scav_options_t gm_scav_options; /* from gm_options at start */
 uint32_t gm_scav_epoch;
-size_t gm_scav_span_bytes;
 
-#define TICK_NS 100000000ULL      /* 100 ms between wake-ups */
-#define WINDOW_TICKS 5            /* "recent" peak: the last half second */
-#define COLD_TICKS 5              /* a partial span idle this long is cold */
-#define CREDIT_PER_TICK_NS 1000000ULL /* 1% of TICK_NS */
-#define CREDIT_MAX_NS 200000000ULL    /* burst: up to 200 ms of work */
-#define START_BYTES ((size_t)16 << 20)
 #define BATCH_BYTES ((size_t)4 << 20) /* per heap-lock hold */
 
-static int started;
 
 void gm_scavenger_read_options(void) {
   gm_scav_options.off = !gm_options.scavenger;
@@ -85,36 +69,31 @@ void gm_scavenger_read_options(void) {
   gm_scav_options.retain_max = gm_options.retain_max;
 }
 
-/* The work budget is counted in this thread's CPU time, not wall time: on
- * a busy machine the thread is preempted in the middle of a release, and
- * charging that wait to the budget starved the scavenger for seconds after
- * one unlucky tick. The madvise calls run on this thread, so their kernel
- * time is counted. */
-static uint64_t now_ns(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-  return (uint64_t)t.tv_sec * 1000000000ULL + (uint64_t)t.tv_nsec;
-}
-
 static void release_range(uintptr_t base, size_t len) { gm_sys_unused((void *)base, len); }
-
-/* Backed bytes the heap holds: mapped, less what the page allocator knows
- * is released, less the free slots released inside spans. Heap lock. */
-static size_t retained_locked(void) {
-  size_t scav = gm_pagealloc_scavenged_pages(&gm_heap.pages) << GM_PAGE_SHIFT;
-  size_t spans = gm_load_relaxed(&gm_scav_span_bytes);
-  size_t r = gm_heap.mapped_bytes;
-  r = r > scav ? r - scav : 0;
-  return r > spans ? r - spans : 0;
-}
 
 /* Memory in use by spans, less the free slots released inside them: the
  * target must not count released pages as in use, or every byte released
  * inside a span would let a byte of free pages stay resident instead. */
 static size_t inuse_locked(void) {
   size_t n = (gm_heap.small_pages + gm_heap.large_pages) << GM_PAGE_SHIFT;
-  size_t spans = gm_load_relaxed(&gm_scav_span_bytes);
+  size_t spans = gm_load_relaxed(&gm_heap.span_released_bytes);
   return n > spans ? n - spans : 0;
+}
+
+size_t gm_scavenger_target(gm_scav_window_t *w, uint32_t tick, size_t *retained) {
+  gm_lock(&gm_heap.lock);
+  size_t inuse = inuse_locked();
+  *retained = gm_mheap_retained_locked();
+  gm_unlock(&gm_heap.lock);
+  w->inuse[tick % GM_SCAV_WINDOW_TICKS] = inuse;
+  size_t peak = 0;
+  for (int i = 0; i < GM_SCAV_WINDOW_TICKS; i++)
+    if (w->inuse[i] > peak)
+      peak = w->inuse[i];
+  size_t target = peak + peak / 100 * gm_scav_options.margin_pct;
+  if (gm_scav_options.retain_max && target > gm_scav_options.retain_max)
+    target = gm_scav_options.retain_max;
+  return target;
 }
 
 /* Is any of slots [i0, i1] of s allocated? After a sweep (freeindex 0)
@@ -165,100 +144,12 @@ size_t gm_scavenge_span_locked(gm_mspan_t *s) {
   }
   s->released_mask = mask | GM_SPAN_SCANNED;
   if (released)
-    gm_fetch_add_relaxed(&gm_scav_span_bytes, released);
+    gm_fetch_add_relaxed(&gm_heap.span_released_bytes, released);
   return released;
 }
 
-void gm_scavenge_span_reused(gm_mspan_t *s) {
-  size_t released = gm_span_released_bytes(s, gm_sys_page_size());
-  if (released)
-    gm_fetch_sub_relaxed(&gm_scav_span_bytes, released);
-  s->released_mask = 0;
-}
-
-/* Release the free OS pages of the cold partial spans of one mcentral (all
- * partial spans if force). A span is cold when it has been on its list, with
- * no new frees, for COLD_TICKS: a span found with frees pending is swept
- * (we hold its mcentral lock, so we may), which folds them in so that
- * "frees pending" later means "changed since we looked", and its age starts
- * again. Its pages are released once the frees have stopped, and looked at
- * again only after more frees, so a phase of frees that lasts longer than
- * the cold age costs a sweep per span per pass, not a madvise for every
- * page or two freed. A span the sweep finds empty goes back to the heap
- * (nobody else would notice before gm_release); one with released pages
- * moves to partial_released, behind the spans whose free slots are still
- * resident (mcentral.h). */
-static size_t scavenge_central(gm_mcentral_t *mc, bool force, uint32_t epoch) {
-  size_t total = 0;
-  gm_mspan_t *dead = NULL;
-  gm_lock(&mc->lock);
-  gm_spanlist_t *lists[2] = {&mc->partial, &mc->partial_released};
-  for (int li = 0; li < 2; li++) {
-    gm_mspan_t *next;
-    for (gm_mspan_t *s = lists[li]->head; s; s = next) {
-      next = s->next;
-      if (!force && epoch - s->partial_epoch < COLD_TICKS)
-        continue;
-      bool frees = gm_span_has_frees(s);
-      if (!force && (s->released_mask & GM_SPAN_SCANNED) && !frees)
-        continue; /* nothing new since we looked */
-      if (frees && gm_span_sweep(s) == s->nelems) {
-        gm_spanlist_remove(lists[li], s);
-        gm_store_seqcst(&s->state, (uint8_t)GM_SPAN_DEAD);
-        s->next = dead;
-        dead = s;
-        continue;
-      }
-      if (!force && frees) {
-        /* Frees are still arriving: look again once they have stopped for
-         * the cold age, rather than madvising a page or two every pass. */
-        s->partial_epoch = epoch;
-        s->released_mask &= ~GM_SPAN_SCANNED;
-        continue;
-      }
-      size_t n = gm_scavenge_span_locked(s);
-      if (n && li == 0) {
-        uint32_t m = s->released_mask;
-        gm_spanlist_remove(&mc->partial, s);
-        gm_spanlist_push(&mc->partial_released, s);
-        s->released_mask = m; /* push cleared the scanned flag */
-      }
-      total += n;
-    }
-  }
-  gm_unlock(&mc->lock);
-  gm_mheap_free_spans(dead);
-  return total;
-}
-
-/* Release free slots of cold partial spans (all of them if force). A pass
- * cut short by the deadline resumes at the class where it stopped, so the
- * last classes are not starved. Only the scavenger thread uses the cursor
- * (force passes start from 0 and leave it alone). */
-static size_t scavenge_spans(bool force, uint64_t deadline) {
-  static unsigned cursor;
-  size_t total = 0;
-  uint32_t epoch = gm_load_relaxed(&gm_scav_epoch);
-  unsigned first = force ? 0 : cursor;
-  for (unsigned k = 0; k < GM_NUM_SPAN_CLASSES; k++) {
-    unsigned i = (first + k) % GM_NUM_SPAN_CLASSES;
-    gm_mcentral_t *mc = &gm_central[i];
-    if (!gm_load_relaxed(&mc->partial.n) && !gm_load_relaxed(&mc->partial_released.n))
-      continue;
-    total += scavenge_central(mc, force, epoch);
-    if (deadline && now_ns() > deadline) {
-      if (!force)
-        cursor = (i + 1) % GM_NUM_SPAN_CLASSES;
-      return total;
-    }
-  }
-  if (!force)
-    cursor = 0;
-  return total;
-}
-
 /* Release up to want bytes of free heap pages, a batch per lock hold. */
-static size_t scavenge_heap(size_t want, uint64_t deadline) {
+size_t gm_scavenge_heap(size_t want, uint64_t deadline) {
   size_t total = 0;
   while (total < want) {
     size_t ask = want - total < BATCH_BYTES ? want - total : BATCH_BYTES;
@@ -266,100 +157,10 @@ static size_t scavenge_heap(size_t want, uint64_t deadline) {
     size_t n = gm_pagealloc_scavenge(&gm_heap.pages, ask, release_range);
     gm_unlock(&gm_heap.lock);
     total += n;
-    if (n < ask || (deadline && now_ns() > deadline))
+    if (n < ask || (deadline && gm_sys_thread_cpu_ns() > deadline))
       break;
   }
   return total;
 }
 
-void gm_scavenger_enforce_limit_locked(void) {
-  size_t lim = gm_scav_options.retain_max;
-  if (!lim)
-    return;
-  size_t r = retained_locked();
-  if (r > lim)
-    gm_pagealloc_scavenge(&gm_heap.pages, r - lim, release_range);
-}
-
-size_t gm_scavenge_all(void) {
-  size_t n = scavenge_spans(true, 0);
-  return n + scavenge_heap(SIZE_MAX, 0);
-}
-
-static void *scavenger_main(void *arg) {
-  (void)arg;
-  sigset_t all;
-  sigfillset(&all);
-  pthread_sigmask(SIG_BLOCK, &all, NULL);
-  size_t window[WINDOW_TICKS] = {0};
-  uint64_t credit = CREDIT_MAX_NS;
-  for (uint32_t tick = 0;; tick++) {
-    struct timespec ts = {0, (long)TICK_NS};
-    nanosleep(&ts, NULL);
-    gm_store_relaxed(&gm_scav_epoch, tick + 1);
-    credit += CREDIT_PER_TICK_NS;
-    if (credit > CREDIT_MAX_NS)
-      credit = CREDIT_MAX_NS;
-    if (gm_load_relaxed(&gm_scav_options.off))
-      continue;
-
-    gm_lock(&gm_heap.lock);
-    size_t inuse = inuse_locked(), retained = retained_locked();
-    gm_unlock(&gm_heap.lock);
-    window[tick % WINDOW_TICKS] = inuse;
-    size_t peak = 0;
-    for (int i = 0; i < WINDOW_TICKS; i++)
-      if (window[i] > peak)
-        peak = window[i];
-    size_t target = peak + peak / 100 * gm_scav_options.margin_pct;
-    if (gm_scav_options.retain_max && target > gm_scav_options.retain_max)
-      target = gm_scav_options.retain_max;
-
-    if (credit == 0)
-      continue;
-    uint64_t t0 = now_ns(), deadline = t0 + credit;
-    /* Caches of threads idle for two rounds, then cold partial spans
-     * first, twice a second: their free pages can only be reused by their
-     * own size class, so they are the memory least likely to be needed
-     * again soon, whereas free heap pages are the first any growth reuses.
-     * Then free heap pages above the target. */
-    if (tick % COLD_TICKS == 0) {
-      gm_mcache_reclaim_idle(false);
-      scavenge_spans(false, deadline);
-      gm_lock(&gm_heap.lock);
-      retained = retained_locked();
-      gm_unlock(&gm_heap.lock);
-    }
-    if (retained > target + (1u << 20) && now_ns() < deadline)
-      scavenge_heap(retained - target, deadline);
-    uint64_t spent = now_ns() - t0;
-    credit = spent < credit ? credit - spent : 0;
-  }
-  return NULL;
-}
-
-void gm_scavenger_poke(void) {
-  if (gm_scav_options.off || gm_load_relaxed(&started))
-    return;
-  if (gm_load_relaxed(&gm_heap.mapped_bytes) < START_BYTES)
-    return;
-  int expected = 0;
-  if (!__atomic_compare_exchange_n(&started, &expected, 1, false, __ATOMIC_ACQ_REL,
-                                   __ATOMIC_RELAXED))
-    return;
-  pthread_t t;
-  pthread_attr_t attr;
-  pthread_attr_init(&attr);
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  pthread_attr_setstacksize(&attr, 64 << 10);
-  if (pthread_create(&t, &attr, scavenger_main, NULL) != 0)
-    gm_store_relaxed(&started, 0); /* try again at the next poke */
-  else
-    pthread_setname_np(t, "gomalloc-scav");
-  pthread_attr_destroy(&attr);
-}
-
-void gm_scavenger_after_fork_child(void) {
-  /* The thread did not survive the fork; the next growth restarts it. */
-  gm_store_relaxed(&started, 0);
-}
+size_t gm_scavenge_all(void) { return gm_scavenge_heap(SIZE_MAX, 0); }

@@ -1,5 +1,5 @@
-/* scavenger.h: returning unused memory to the OS (Go's scavenger).
- * See scavenger.c for the policy. */
+/* scavenger.h: returning unused memory to the OS (Go's scavenger): the
+ * policy. See scavenger.c; the thread that runs it is in background.c. */
 #ifndef GM_SCAVENGER_H
 #define GM_SCAVENGER_H
 
@@ -13,34 +13,41 @@ typedef struct gm_scav_options {
 } gm_scav_options_t;
 extern gm_scav_options_t gm_scav_options;
 
-/* Coarse clock of the scavenger (ticks of ~100 ms), for span ages. */
+/* Coarse clock of the scavenger (ticks of ~100 ms), for span ages:
+ * advanced by the background thread (background.c), read by mcache's trim
+ * and mcentral's lists. */
 extern uint32_t gm_scav_epoch;
-/* Bytes of free slots inside spans released to the OS (not counted by the
- * page allocator). */
-extern size_t gm_scav_span_bytes;
+/* A partial span idle (on its list, no new frees) this many ticks is cold:
+ * its free pages may go back (gm_mcentral_scavenge). */
+#define GM_SCAV_COLD_TICKS 5
 
 void gm_scavenger_read_options(void);
 
-/* The heap grew or a large block was freed: start the background thread if
- * it is not running yet and the heap is big enough to be worth it. Must be
- * called with no allocator lock held. */
-void gm_scavenger_poke(void);
+/* The retained target's memory: memory in use at each of the last
+ * GM_SCAV_WINDOW_TICKS ticks ("recent": the last half second). Kept by the
+ * background thread, so it starts empty whenever the thread does. */
+#define GM_SCAV_WINDOW_TICKS 5
+typedef struct gm_scav_window {
+  size_t inuse[GM_SCAV_WINDOW_TICKS];
+} gm_scav_window_t;
 
-/* Synchronous release, heap lock held: bring retained memory under the
- * hard limit after the heap grew. */
-void gm_scavenger_enforce_limit_locked(void);
+/* Once a tick: record memory in use into w and return the retained target
+ * (recent peak plus margin, capped by GOMALLOC_RETAIN_MAX); *retained gets
+ * the bytes retained now. Takes the heap lock. */
+size_t gm_scavenger_target(gm_scav_window_t *w, uint32_t tick, size_t *retained);
+
+/* Release up to want bytes of free heap pages, highest first, a few MiB
+ * per heap-lock hold, stopping once the caller's CPU time
+ * (gm_sys_thread_cpu_ns) passes deadline (0: no deadline). Returns bytes
+ * released. */
+size_t gm_scavenge_heap(size_t want, uint64_t deadline);
 
 /* Release the whole free OS pages inside span s (on a central list, its
  * mcentral lock held). Returns bytes released. */
 size_t gm_scavenge_span_locked(gm_mspan_t *s);
 
-/* A span leaves a central list for a cache: its released pages are about
- * to be backed again. mcentral lock held. */
-void gm_scavenge_span_reused(gm_mspan_t *s);
-
-/* Release everything that can be released now (malloc_trim). */
+/* Release every free heap page now (gm_release, after mcentral's forced
+ * pass over the partial spans). */
 size_t gm_scavenge_all(void);
-
-void gm_scavenger_after_fork_child(void);
 
 #endif
