@@ -1,4 +1,5 @@
-/* api.h: which allocator API a test calls, plus process helpers.
+/* api.h: which allocator API a test calls, plus errno, block-content and
+ * process helpers. The checks themselves are tests/common/check.h's.
  *
  * Every test source is compiled in up to three variants:
  *   default          the standard names (malloc, free, ...), linked with
@@ -16,14 +17,18 @@
 #define _GNU_SOURCE
 #endif
 
-#include "check.h"
+#include "../common/check.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -90,6 +95,82 @@ void cfree(void *ptr) __attribute__((weak));
 #define KiB ((size_t)1 << 10)
 #define MiB ((size_t)1 << 20)
 #define GiB ((size_t)1 << 30)
+
+/* ---- errno, opaque values, block contents ------------------------------------ */
+
+/* errno_sentinel() sets errno to 1789 (glibc's sentinel), so a test can see
+ * whether a call touched errno. */
+#define ERRNO_SENTINEL 1789
+
+static inline const char *errno_name(int e) {
+  switch (e) {
+  case 0: return "0";
+  case ENOMEM: return "ENOMEM";
+  case EINVAL: return "EINVAL";
+  case EOVERFLOW: return "EOVERFLOW";
+  case EFAULT: return "EFAULT";
+  case EAGAIN: return "EAGAIN";
+  case ERRNO_SENTINEL: return "sentinel 1789 (unchanged)";
+  default: return "other";
+  }
+}
+
+#define CHECK_ERRNO_IS(got, exp)                                                                   \
+  do {                                                                                             \
+    int ge_ = (got), ee_ = (exp);                                                                  \
+    CHECK(ge_ == ee_, "errno: expected %s (%d), got %s (%d)", errno_name(ee_), ee_,                \
+          errno_name(ge_), ge_);                                                                   \
+  } while (0)
+
+static inline void errno_sentinel(void) { errno = ERRNO_SENTINEL; }
+
+/* Hides a value from the optimiser (so sizes like SIZE_MAX are not folded
+ * into compile-time warnings, and malloc/free pairs are not elided). */
+static inline size_t opaque_size(size_t x) {
+  __asm__ volatile("" : "+r"(x));
+  return x;
+}
+static inline void *opaque_ptr(void *p) {
+  __asm__ volatile("" : "+r"(p)::"memory");
+  return p;
+}
+
+/* First offset in p[0..n) that is not zero, or n. */
+static inline size_t first_nonzero(const void *p, size_t n) {
+  const unsigned char *b = (const unsigned char *)p;
+  size_t i = 0;
+  while (i < n && ((uintptr_t)(b + i) & 7))
+    if (b[i++])
+      return i - 1;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    __builtin_memcpy(&w, b + i, 8);
+    if (w)
+      break;
+  }
+  for (; i < n; i++)
+    if (b[i])
+      return i;
+  return n;
+}
+
+/* Deterministic per-position pattern byte for block contents. */
+static inline unsigned char pattern_byte(size_t seed, size_t i) {
+  return (unsigned char)((i * 131u + seed * 7u + (i >> 8)) ^ 0x5a);
+}
+static inline void pattern_fill(void *p, size_t n, size_t seed) {
+  unsigned char *b = (unsigned char *)p;
+  for (size_t i = 0; i < n; i++)
+    b[i] = pattern_byte(seed, i);
+}
+/* First offset in p[0..n) that does not hold the pattern, or n. */
+static inline size_t pattern_find_bad(const void *p, size_t n, size_t seed) {
+  const unsigned char *b = (const unsigned char *)p;
+  for (size_t i = 0; i < n; i++)
+    if (b[i] != pattern_byte(seed, i))
+      return i;
+  return n;
+}
 
 /* expr must return NULL with errno == err (errno is set to the sentinel
  * first). A non-NULL result is reported and freed. */
@@ -189,8 +270,7 @@ static inline int run_child(int (*fn)(void *), void *arg, char *const args[],
     close(pe[0]);
     close(pe[1]);
     /* The child's checks count from zero. */
-    atomic_store(&check_passed_, 0);
-    atomic_store(&check_failed_, 0);
+    check_reset();
     if (fn) {
       int rc = fn(arg);
       fflush(stdout);

@@ -12,13 +12,14 @@
 //  - new(0) gives unique pointers; containers work, also across threads.
 // Each section runs in a forked child: a foreign pointer makes
 // gm_usable_size abort, which is reported as that section's failure.
+#include "../common/check.h"
+
 #include "gomalloc.h"
 
 #include <malloc.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
@@ -29,21 +30,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-static std::atomic<long> passed{0}, failed{0};
-
-#define CHECK(cond, ...)                                                                           \
-  do {                                                                                             \
-    if (cond) {                                                                                    \
-      passed++;                                                                                    \
-    } else {                                                                                       \
-      failed++;                                                                                    \
-      std::printf("FAIL %s:%d %s: ", __FILE__, __LINE__, #cond);                                   \
-      std::printf(__VA_ARGS__);                                                                    \
-      std::printf("\n");                                                                           \
-      std::fflush(stdout);                                                                         \
-    }                                                                                              \
-  } while (0)
 
 static size_t opaque(size_t x) {
   __asm__ volatile("" : "+r"(x));
@@ -294,26 +280,18 @@ static void run_section(const char *name, void (*fn)()) {
   std::fflush(stdout);
   pid_t pid = fork();
   if (pid == 0) {
-    passed = 0; // the child's checks count from zero
-    failed = 0;
+    check_reset(); // the child's checks count from zero
     fn();
     std::fflush(stdout);
-    _exit(failed.load() ? 1 : 0);
+    _exit(check_failures() ? 1 : 0);
   }
   int st = 0;
   waitpid(pid, &st, 0);
-  if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
-    passed++;
+  bool ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
+  if (WIFSIGNALED(st))
+    CHECK(ok, "section %s: killed by signal %d (%s)", name, WTERMSIG(st), strsignal(WTERMSIG(st)));
+  else if (CHECK(ok, "section %s: exit %d (its checks failed, see above)", name, WEXITSTATUS(st)))
     std::printf("ok   %s\n", name);
-  } else {
-    failed++;
-    if (WIFSIGNALED(st))
-      std::printf("FAIL section %s: killed by signal %d (%s)\n", name, WTERMSIG(st),
-                  strsignal(WTERMSIG(st)));
-    else
-      std::printf("FAIL section %s: exit %d (its checks failed, see above)\n", name,
-                  WEXITSTATUS(st));
-  }
 }
 
 int main() {
@@ -323,6 +301,5 @@ int main() {
   run_section("aligned new/delete", section_aligned);
   run_section("bad_alloc", section_bad_alloc);
   run_section("containers and threads", section_containers);
-  std::printf("%ld passed, %ld failed\n", passed.load(), failed.load());
-  return failed.load() ? 1 : 0;
+  return check_summary();
 }

@@ -1,7 +1,7 @@
 /* Checklist item 35: the library can be dlopen'ed after start (its one
  * initial-exec TLS block fits glibc's static TLS surplus). Opened with
  * RTLD_LOCAL it serves its gm_* API next to the process's own malloc. */
-#include "check.h"
+#include "../common/check.h"
 
 #include <dlfcn.h>
 #include <stdint.h>

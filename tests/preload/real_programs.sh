@@ -15,8 +15,9 @@
 # malloc/free/calloc/realloc in the program's processes must resolve to
 # LIBPATH (LD_DEBUG=bindings), else it FAILs.
 #
-# Each case prints one line PASS/FAIL/SKIP with the reason and timings; the
-# last line is `real_programs: N passed, M failed, K skipped`. Exit status:
+# Each case prints one line PASS/FAIL/SKIP with the reason and timings; then
+# `real_programs: K skipped`, and last `N passed, M failed` (the closing line
+# of every test, see tests/common/check.h). Exit status:
 # 1 if any case failed, else 0; but when REAL_PROGRAMS_SKIP_RC is set and
 # every selected case was skipped, that value (CTest: SKIP_RETURN_CODE).
 #
@@ -532,7 +533,8 @@ for CASE in "${CASES[@]}"; do
 done
 
 if [[ ${REAL_PROGRAMS_KEEP:-0} == 1 ]]; then echo "(work dir kept: $WORK)"; fi
-echo "real_programs: $passed passed, $failed failed, $skipped skipped"
+echo "real_programs: $skipped skipped"
+echo "$passed passed, $failed failed"
 if ((failed > 0)); then exit 1; fi
 if ((passed == 0 && skipped > 0)) && [[ -n ${REAL_PROGRAMS_SKIP_RC:-} ]]; then exit "$REAL_PROGRAMS_SKIP_RC"; fi
 exit 0

@@ -53,5 +53,5 @@ for mode in always madvise never; do
 done
 restore
 rm -f /tmp/gm_sysctl_$$.log
-echo "sysctl_modes: $passed passed, $failed failed"
+echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]

@@ -9,6 +9,8 @@
  * Not named test_*.c: tests/unit's glob would register it without the TSV
  * argument; tools/CMakeLists.txt registers it instead. */
 #define _POSIX_C_SOURCE 200809L
+#include "unit.h"
+
 #include "sizeclasses.h"
 
 #include <stdbool.h>
@@ -41,8 +43,6 @@ struct tsv {
   int nrows;
   struct tsv_row row[GM_NUM_CLASSES];
 };
-
-static int passed, failed;
 
 /* Every check reports its first mismatch only: later ones are usually echoes. */
 #define MISMATCH(...)                                                                              \
@@ -299,11 +299,8 @@ static bool run_check(int id, const struct tables *t, const struct tsv *tsv) {
 }
 
 static void count(bool ok, const char *what) {
-  printf("%s %s\n", ok ? "ok  " : "FAIL", what);
-  if (ok)
-    passed++;
-  else
-    failed++;
+  if (CHECK(ok, "%s", what))
+    printf("ok   %s\n", what);
 }
 
 /* ---- self-test: prove each check can fail ----------------------------------------- */
@@ -364,10 +361,7 @@ static void apply(int i, struct tsv *tsv) {
 static int self_test(const struct tables *t, const struct tsv *ref) {
   /* The unmodified tables must pass, or every mutant would look caught. */
   for (int id = 0; id < CK_COUNT; id++)
-    if (!run_check(id, t, ref)) {
-      printf("FAIL baseline: check %s fails on the real tables\n", check_name[id]);
-      failed++;
-    }
+    CHECK(run_check(id, t, ref), "baseline: check %s fails on the real tables", check_name[id]);
   const int n = (int)(sizeof mutants / sizeof mutants[0]);
   for (int i = 0; i < n; i++) {
     struct tables m;
@@ -380,8 +374,7 @@ static int self_test(const struct tables *t, const struct tsv *ref) {
              check_name[mutants[i].must_fail]);
     count(!run_check(mutants[i].must_fail, &m, &tsv), what);
   }
-  printf("sizeclasses self-test: %d passed, %d failed\n", passed, failed);
-  return failed ? 1 : 0;
+  return check_summary();
 }
 
 int main(int argc, char **argv) {
@@ -399,10 +392,8 @@ int main(int argc, char **argv) {
                               gm_size_to_class128, gm_size_to_class8_align16};
   bool loaded = load_tsv(path, &tsv);
   if (selftest) {
-    if (!loaded) {
-      printf("sizeclasses self-test: 0 passed, 1 failed\n");
-      return 1;
-    }
+    if (!CHECK(loaded, "read the reference TSV"))
+      return check_summary();
     return self_test(&real, &tsv);
   }
 
@@ -412,6 +403,5 @@ int main(int argc, char **argv) {
       continue;
     count(run_check(id, &real, &tsv), check_name[id]);
   }
-  printf("sizeclasses: %d passed, %d failed\n", passed, failed);
-  return failed ? 1 : 0;
+  return check_summary();
 }

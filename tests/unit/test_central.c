@@ -109,5 +109,5 @@ int main(void) {
   gm_heap_census(&c);
   CHECK(c.cached_spans == 0, "cached spans after flush: %zu", c.cached_spans);
   CHECK(c.live_objects == 0, "live objects at the end: %zu", c.live_objects);
-  return unit_done("central");
+  return check_summary();
 }

@@ -77,5 +77,5 @@ int main(void) {
   for (unsigned cls = 1; cls < GM_NUM_CLASSES; cls++)
     if (gm_class_to_nelems[cls] > 64)
       test_class(cls);
-  return unit_done("test_inplace");
+  return check_summary();
 }

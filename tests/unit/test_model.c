@@ -280,5 +280,5 @@ int main(void) {
   single_threaded();
   multi_threaded(4, 4);
   multi_threaded(16, 2);
-  return unit_done("model");
+  return check_summary();
 }

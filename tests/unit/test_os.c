@@ -4,6 +4,8 @@
  *
  * Anything that may crash or needs a resource limit runs in a forked child,
  * so one failure cannot take the rest of the run with it. */
+#include "unit.h"
+
 #include "os.h"
 
 #include <errno.h>
@@ -25,20 +27,6 @@
  * the test's own pages and kernel accounting lag. */
 #define REGION (32 * MiB)
 #define RSS_SLACK_MIN (28 * MiB)
-
-static int passed, failed;
-
-#define CHECK(cond, ...)                                                                           \
-  do {                                                                                             \
-    if (cond) {                                                                                    \
-      passed++;                                                                                    \
-    } else {                                                                                       \
-      failed++;                                                                                    \
-      printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                                       \
-      printf(__VA_ARGS__);                                                                         \
-      putchar('\n');                                                                               \
-    }                                                                                              \
-  } while (0)
 
 /* Rss from /proc/self/smaps_rollup in bytes, or 0 if the kernel lacks it (< 4.14). */
 static size_t smaps_rss(void) {
@@ -288,6 +276,5 @@ int main(void) {
   test_reserve_hint();
   test_rlimit_as();
   test_rss_preserves_errno();
-  printf("os: %d passed, %d failed\n", passed, failed);
-  return failed ? 1 : 0;
+  return check_summary();
 }

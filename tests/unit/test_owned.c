@@ -196,5 +196,5 @@ int main(void) {
         heap_pages(), nready);
   for (size_t i = 0; i < N / 2; i++)
     gm_free(other[i]);
-  return unit_done("test_owned");
+  return check_summary();
 }

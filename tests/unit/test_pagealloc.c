@@ -4,6 +4,8 @@
  * manages addresses, so fake ranges are grown without mapping anything.
  *
  * GM_SEED=<n> overrides the fixed random seed; a failure prints the seed. */
+#include "unit.h"
+
 #include "pagealloc.h"
 #include "pallocbits.h"
 
@@ -31,6 +33,8 @@ static uint64_t rnd(void) { /* splitmix64 */
 }
 static uint64_t rnd_below(uint64_t n) { return rnd() % n; }
 
+/* Inside a case the first failed REQUIRE ends it (return false): later steps
+ * build on earlier ones. run() counts each case as one CHECK. */
 #define FAILF(...)                                                                                 \
   do {                                                                                             \
     fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                           \
@@ -38,18 +42,18 @@ static uint64_t rnd_below(uint64_t n) { return rnd() % n; }
     fprintf(stderr, " (GM_SEED=%llu)\n", g_seed);                                                  \
     return false;                                                                                  \
   } while (0)
-#define CHECK(c)                                                                                   \
+#define REQUIRE(c)                                                                                 \
   do {                                                                                             \
     if (!(c))                                                                                      \
       FAILF("%s", #c);                                                                             \
   } while (0)
-#define CHECK_EQ(a, b)                                                                             \
+#define REQUIRE_EQ(a, b)                                                                           \
   do {                                                                                             \
     unsigned long long a_ = (unsigned long long)(a), b_ = (unsigned long long)(b);                 \
     if (a_ != b_)                                                                                  \
       FAILF("%s == %s: 0x%llx != 0x%llx", #a, #b, a_, b_);                                         \
   } while (0)
-#define CHECK_PA(pa)                                                                               \
+#define REQUIRE_PA(pa)                                                                             \
   do {                                                                                             \
     const char *e_ = gm_pagealloc_check(pa);                                                       \
     if (e_)                                                                                        \
@@ -192,49 +196,49 @@ static bool t_bits(void) {
 
 static bool t_single_pages(void) {
   gm_pagealloc_t *pa = fresh();
-  CHECK(gm_pagealloc_alloc(pa, 1, NULL) == 0); /* empty allocator */
-  CHECK(sizeof *pa <= 16384);                  /* the static part stays small */
-  CHECK_EQ(pa->meta_bytes, 0);                 /* nothing mapped before grow */
-  CHECK(gm_pagealloc_grow(pa, B0, 512));
-  CHECK(pa->meta_bytes <= 96 * 1024); /* one super + one block */
-  CHECK_EQ(gm_pagealloc_total_pages(pa), 512);
-  CHECK_EQ(gm_pagealloc_free_pages(pa), 512);
-  CHECK_EQ(gm_pagealloc_scavenged_pages(pa), 512);
+  REQUIRE(gm_pagealloc_alloc(pa, 1, NULL) == 0); /* empty allocator */
+  REQUIRE(sizeof *pa <= 16384);                  /* the static part stays small */
+  REQUIRE_EQ(pa->meta_bytes, 0);                 /* nothing mapped before grow */
+  REQUIRE(gm_pagealloc_grow(pa, B0, 512));
+  REQUIRE(pa->meta_bytes <= 96 * 1024); /* one super + one block */
+  REQUIRE_EQ(gm_pagealloc_total_pages(pa), 512);
+  REQUIRE_EQ(gm_pagealloc_free_pages(pa), 512);
+  REQUIRE_EQ(gm_pagealloc_scavenged_pages(pa), 512);
   for (uintptr_t i = 0; i < 512; i++) {
     size_t scav = 99;
-    CHECK_EQ(gm_pagealloc_alloc(pa, 1, &scav), B0 + i * P);
-    CHECK_EQ(scav, 1);
+    REQUIRE_EQ(gm_pagealloc_alloc(pa, 1, &scav), B0 + i * P);
+    REQUIRE_EQ(scav, 1);
   }
-  CHECK_EQ(gm_pagealloc_alloc(pa, 1, NULL), 0);
-  CHECK_EQ(gm_pagealloc_free_pages(pa), 0);
-  CHECK_EQ(gm_pagealloc_scavenged_pages(pa), 0);
-  CHECK_PA(pa);
+  REQUIRE_EQ(gm_pagealloc_alloc(pa, 1, NULL), 0);
+  REQUIRE_EQ(gm_pagealloc_free_pages(pa), 0);
+  REQUIRE_EQ(gm_pagealloc_scavenged_pages(pa), 0);
+  REQUIRE_PA(pa);
   return true;
 }
 
 static bool t_straddle(void) {
   gm_pagealloc_t *pa = fresh();
-  CHECK(gm_pagealloc_grow(pa, B0, 32 * 512));
+  REQUIRE(gm_pagealloc_grow(pa, B0, 32 * 512));
   size_t scav;
   uintptr_t a = gm_pagealloc_alloc(pa, 600, &scav);
-  CHECK_EQ(a, B0);
-  CHECK_EQ(scav, 600);
+  REQUIRE_EQ(a, B0);
+  REQUIRE_EQ(scav, 600);
   uintptr_t b = gm_pagealloc_alloc(pa, 5000, &scav);
-  CHECK_EQ(b, B0 + 600 * P);
-  CHECK_EQ(scav, 5000);
-  CHECK_EQ(gm_pagealloc_alloc(pa, 1, NULL), B0 + 5600 * P);
-  CHECK_PA(pa);
+  REQUIRE_EQ(b, B0 + 600 * P);
+  REQUIRE_EQ(scav, 5000);
+  REQUIRE_EQ(gm_pagealloc_alloc(pa, 1, NULL), B0 + 5600 * P);
+  REQUIRE_PA(pa);
   gm_pagealloc_free(pa, a, 600);
-  CHECK_EQ(gm_pagealloc_alloc(pa, 600, &scav), B0);
-  CHECK_EQ(scav, 0); /* freed pages stay backed */
-  CHECK_EQ(gm_pagealloc_alloc(pa, 10240, &scav), B0 + 5601 * P);
-  CHECK_EQ(scav, 10240);
-  CHECK_EQ(gm_pagealloc_free_pages(pa), 32 * 512 - 600 - 5000 - 1 - 10240);
-  CHECK_PA(pa);
+  REQUIRE_EQ(gm_pagealloc_alloc(pa, 600, &scav), B0);
+  REQUIRE_EQ(scav, 0); /* freed pages stay backed */
+  REQUIRE_EQ(gm_pagealloc_alloc(pa, 10240, &scav), B0 + 5601 * P);
+  REQUIRE_EQ(scav, 10240);
+  REQUIRE_EQ(gm_pagealloc_free_pages(pa), 32 * 512 - 600 - 5000 - 1 - 10240);
+  REQUIRE_PA(pa);
   /* the 543 pages left cannot hold 544 */
-  CHECK_EQ(gm_pagealloc_alloc(pa, 544, NULL), 0);
-  CHECK_EQ(gm_pagealloc_alloc(pa, 543, NULL), B0 + 15841 * P);
-  CHECK_PA(pa);
+  REQUIRE_EQ(gm_pagealloc_alloc(pa, 544, NULL), 0);
+  REQUIRE_EQ(gm_pagealloc_alloc(pa, 543, NULL), B0 + 15841 * P);
+  REQUIRE_PA(pa);
   return true;
 }
 
@@ -247,258 +251,258 @@ static bool t_boundaries(void) {
     gm_pagealloc_t *pa = fresh();
     uintptr_t lo = edges[e] - 8 * CH;
     size_t nch = 16;
-    CHECK(gm_pagealloc_grow(pa, lo + 4 * CH, (nch - 4) * 512));
-    CHECK(gm_pagealloc_grow(pa, lo, 4 * 512));
-    CHECK_PA(pa);
+    REQUIRE(gm_pagealloc_grow(pa, lo + 4 * CH, (nch - 4) * 512));
+    REQUIRE(gm_pagealloc_grow(pa, lo, 4 * 512));
+    REQUIRE_PA(pa);
     size_t scav;
-    CHECK_EQ(gm_pagealloc_alloc(pa, nch * 512, &scav), lo);
-    CHECK_EQ(scav, nch * 512);
-    CHECK_EQ(gm_pagealloc_alloc(pa, 1, NULL), 0);
+    REQUIRE_EQ(gm_pagealloc_alloc(pa, nch * 512, &scav), lo);
+    REQUIRE_EQ(scav, nch * 512);
+    REQUIRE_EQ(gm_pagealloc_alloc(pa, 1, NULL), 0);
     gm_pagealloc_free(pa, lo + 7 * CH + 100 * P, 1000);
-    CHECK_EQ(gm_pagealloc_alloc(pa, 1001, NULL), 0);
-    CHECK_EQ(gm_pagealloc_alloc(pa, 1000, NULL), lo + 7 * CH + 100 * P);
-    CHECK_PA(pa);
+    REQUIRE_EQ(gm_pagealloc_alloc(pa, 1001, NULL), 0);
+    REQUIRE_EQ(gm_pagealloc_alloc(pa, 1000, NULL), lo + 7 * CH + 100 * P);
+    REQUIRE_PA(pa);
   }
   /* the very top chunk of the 48-bit space, and the lowest one allowed */
   gm_pagealloc_t *pa = fresh();
   uintptr_t top = ((uintptr_t)1 << 48) - CH;
-  CHECK(gm_pagealloc_grow(pa, top, 512));
-  CHECK(gm_pagealloc_grow(pa, CH, 512));
-  CHECK_EQ(gm_pagealloc_alloc(pa, 512, NULL), CH);
-  CHECK_EQ(gm_pagealloc_alloc(pa, 512, NULL), top);
-  CHECK(gm_pagealloc_alloc_at(pa, top - CH, 1, NULL) == false);
+  REQUIRE(gm_pagealloc_grow(pa, top, 512));
+  REQUIRE(gm_pagealloc_grow(pa, CH, 512));
+  REQUIRE_EQ(gm_pagealloc_alloc(pa, 512, NULL), CH);
+  REQUIRE_EQ(gm_pagealloc_alloc(pa, 512, NULL), top);
+  REQUIRE(gm_pagealloc_alloc_at(pa, top - CH, 1, NULL) == false);
   gm_pagealloc_free(pa, top + 511 * P, 1);
-  CHECK(gm_pagealloc_alloc_at(pa, top + 511 * P, 1, NULL));
-  CHECK_PA(pa);
+  REQUIRE(gm_pagealloc_alloc_at(pa, top + 511 * P, 1, NULL));
+  REQUIRE_PA(pa);
   return true;
 }
 
 static bool t_alloc_at(void) {
   gm_pagealloc_t *pa = fresh();
-  CHECK(gm_pagealloc_grow(pa, B0, 4 * 512));
+  REQUIRE(gm_pagealloc_grow(pa, B0, 4 * 512));
   size_t scav = 0;
-  CHECK(gm_pagealloc_alloc_at(pa, B0 + 10 * P, 5, &scav));
-  CHECK_EQ(scav, 5);
-  CHECK(!gm_pagealloc_is_free(pa, B0 + 10 * P));
-  CHECK(!gm_pagealloc_is_scavenged(pa, B0 + 14 * P));
-  CHECK(gm_pagealloc_is_free(pa, B0 + 15 * P));
+  REQUIRE(gm_pagealloc_alloc_at(pa, B0 + 10 * P, 5, &scav));
+  REQUIRE_EQ(scav, 5);
+  REQUIRE(!gm_pagealloc_is_free(pa, B0 + 10 * P));
+  REQUIRE(!gm_pagealloc_is_scavenged(pa, B0 + 14 * P));
+  REQUIRE(gm_pagealloc_is_free(pa, B0 + 15 * P));
   size_t before = gm_pagealloc_free_pages(pa);
-  CHECK(!gm_pagealloc_alloc_at(pa, B0 + 12 * P, 1, &scav));
-  CHECK_EQ(scav, 0);
-  CHECK(!gm_pagealloc_alloc_at(pa, B0 + 8 * P, 3, NULL));    /* overlaps page 10 */
-  CHECK(!gm_pagealloc_alloc_at(pa, B0 + 14 * P, 100, NULL)); /* starts in use */
-  CHECK(!gm_pagealloc_alloc_at(pa, B0 - P, 1, NULL));        /* below the range */
-  CHECK(!gm_pagealloc_alloc_at(pa, B0 + 4 * CH, 1, NULL));   /* above it */
-  CHECK(!gm_pagealloc_alloc_at(pa, B0 + 2047 * P, 2, NULL)); /* runs off the end */
-  CHECK(!gm_pagealloc_alloc_at(pa, B0 + 1, 1, NULL));        /* unaligned */
-  CHECK(!gm_pagealloc_alloc_at(pa, B0 + 20 * P, 0, NULL));   /* empty */
-  CHECK(!gm_pagealloc_alloc_at(pa, B0, 4 * 512 + 1, NULL));  /* too big */
-  CHECK_EQ(gm_pagealloc_free_pages(pa), before);
-  CHECK_PA(pa);
-  CHECK(gm_pagealloc_alloc_at(pa, B0 + 15 * P, 1, NULL));
-  CHECK(gm_pagealloc_alloc_at(pa, B0 + 500 * P, 100, NULL));   /* across a chunk edge */
-  CHECK(gm_pagealloc_alloc_at(pa, B0 + 1024 * P, 1024, NULL)); /* two whole chunks */
-  CHECK_PA(pa);
-  CHECK_EQ(gm_pagealloc_alloc(pa, 1, NULL), B0);
-  CHECK_EQ(gm_pagealloc_alloc(pa, 10, NULL), B0 + 16 * P); /* 1..9 is only 9 pages */
-  CHECK_EQ(gm_pagealloc_alloc(pa, 9, NULL), B0 + 1 * P);
-  CHECK_EQ(gm_pagealloc_alloc(pa, 475, NULL), 0); /* 26..499 is 474 */
-  CHECK_EQ(gm_pagealloc_alloc(pa, 474, NULL), B0 + 26 * P);
-  CHECK_EQ(gm_pagealloc_alloc(pa, 1, NULL), B0 + 600 * P);
-  CHECK_PA(pa);
+  REQUIRE(!gm_pagealloc_alloc_at(pa, B0 + 12 * P, 1, &scav));
+  REQUIRE_EQ(scav, 0);
+  REQUIRE(!gm_pagealloc_alloc_at(pa, B0 + 8 * P, 3, NULL));    /* overlaps page 10 */
+  REQUIRE(!gm_pagealloc_alloc_at(pa, B0 + 14 * P, 100, NULL)); /* starts in use */
+  REQUIRE(!gm_pagealloc_alloc_at(pa, B0 - P, 1, NULL));        /* below the range */
+  REQUIRE(!gm_pagealloc_alloc_at(pa, B0 + 4 * CH, 1, NULL));   /* above it */
+  REQUIRE(!gm_pagealloc_alloc_at(pa, B0 + 2047 * P, 2, NULL)); /* runs off the end */
+  REQUIRE(!gm_pagealloc_alloc_at(pa, B0 + 1, 1, NULL));        /* unaligned */
+  REQUIRE(!gm_pagealloc_alloc_at(pa, B0 + 20 * P, 0, NULL));   /* empty */
+  REQUIRE(!gm_pagealloc_alloc_at(pa, B0, 4 * 512 + 1, NULL));  /* too big */
+  REQUIRE_EQ(gm_pagealloc_free_pages(pa), before);
+  REQUIRE_PA(pa);
+  REQUIRE(gm_pagealloc_alloc_at(pa, B0 + 15 * P, 1, NULL));
+  REQUIRE(gm_pagealloc_alloc_at(pa, B0 + 500 * P, 100, NULL));   /* across a chunk edge */
+  REQUIRE(gm_pagealloc_alloc_at(pa, B0 + 1024 * P, 1024, NULL)); /* two whole chunks */
+  REQUIRE_PA(pa);
+  REQUIRE_EQ(gm_pagealloc_alloc(pa, 1, NULL), B0);
+  REQUIRE_EQ(gm_pagealloc_alloc(pa, 10, NULL), B0 + 16 * P); /* 1..9 is only 9 pages */
+  REQUIRE_EQ(gm_pagealloc_alloc(pa, 9, NULL), B0 + 1 * P);
+  REQUIRE_EQ(gm_pagealloc_alloc(pa, 475, NULL), 0); /* 26..499 is 474 */
+  REQUIRE_EQ(gm_pagealloc_alloc(pa, 474, NULL), B0 + 26 * P);
+  REQUIRE_EQ(gm_pagealloc_alloc(pa, 1, NULL), B0 + 600 * P);
+  REQUIRE_PA(pa);
   /* alloc_at right at the search address */
-  CHECK(gm_pagealloc_alloc_at(pa, B0 + 601 * P, 1, NULL));
-  CHECK_EQ(gm_pagealloc_alloc(pa, 1, NULL), B0 + 602 * P);
-  CHECK_PA(pa);
+  REQUIRE(gm_pagealloc_alloc_at(pa, B0 + 601 * P, 1, NULL));
+  REQUIRE_EQ(gm_pagealloc_alloc(pa, 1, NULL), B0 + 602 * P);
+  REQUIRE_PA(pa);
   return true;
 }
 
 static bool t_free_realloc(void) {
   gm_pagealloc_t *pa = fresh();
-  CHECK(gm_pagealloc_grow(pa, B0, 512));
+  REQUIRE(gm_pagealloc_grow(pa, B0, 512));
   uintptr_t p[10];
   for (int i = 0; i < 10; i++)
     p[i] = gm_pagealloc_alloc(pa, 1, NULL);
   gm_pagealloc_free(pa, p[7], 1);
   gm_pagealloc_free(pa, p[3], 1);
   size_t scav = 9;
-  CHECK_EQ(gm_pagealloc_alloc(pa, 1, &scav), p[3]);
-  CHECK_EQ(scav, 0);
-  CHECK_EQ(gm_pagealloc_alloc(pa, 1, NULL), p[7]);
-  CHECK_EQ(gm_pagealloc_alloc(pa, 1, &scav), B0 + 10 * P);
-  CHECK_EQ(scav, 1);
-  CHECK_PA(pa);
+  REQUIRE_EQ(gm_pagealloc_alloc(pa, 1, &scav), p[3]);
+  REQUIRE_EQ(scav, 0);
+  REQUIRE_EQ(gm_pagealloc_alloc(pa, 1, NULL), p[7]);
+  REQUIRE_EQ(gm_pagealloc_alloc(pa, 1, &scav), B0 + 10 * P);
+  REQUIRE_EQ(scav, 1);
+  REQUIRE_PA(pa);
   return true;
 }
 
 static bool t_coalesce(void) {
   gm_pagealloc_t *pa = fresh();
-  CHECK(gm_pagealloc_grow(pa, B0, 2 * 512));
+  REQUIRE(gm_pagealloc_grow(pa, B0, 2 * 512));
   uintptr_t a = gm_pagealloc_alloc(pa, 5, NULL), b = gm_pagealloc_alloc(pa, 7, NULL);
   uintptr_t c = gm_pagealloc_alloc(pa, 3, NULL), d = gm_pagealloc_alloc(pa, 1, NULL);
-  CHECK_EQ(d, B0 + 15 * P);
+  REQUIRE_EQ(d, B0 + 15 * P);
   gm_pagealloc_free(pa, b, 7);
   gm_pagealloc_free(pa, a, 5);
-  CHECK_EQ(gm_pagealloc_alloc(pa, 13, NULL), B0 + 16 * P); /* 12 free at the start */
+  REQUIRE_EQ(gm_pagealloc_alloc(pa, 13, NULL), B0 + 16 * P); /* 12 free at the start */
   gm_pagealloc_free(pa, c, 3);
-  CHECK_EQ(gm_pagealloc_alloc(pa, 15, NULL), a);
-  CHECK_PA(pa);
+  REQUIRE_EQ(gm_pagealloc_alloc(pa, 15, NULL), a);
+  REQUIRE_PA(pa);
   /* partial frees of one run coalesce with each other */
   uintptr_t e = gm_pagealloc_alloc(pa, 40, NULL);
   gm_pagealloc_free(pa, e + 10 * P, 5);
   gm_pagealloc_free(pa, e + 20 * P, 5);
-  CHECK_EQ(e, B0 + 29 * P);
-  CHECK_EQ(gm_pagealloc_alloc(pa, 6, NULL), e + 40 * P); /* two holes of 5 */
+  REQUIRE_EQ(e, B0 + 29 * P);
+  REQUIRE_EQ(gm_pagealloc_alloc(pa, 6, NULL), e + 40 * P); /* two holes of 5 */
   gm_pagealloc_free(pa, e + 15 * P, 5);
-  CHECK_EQ(gm_pagealloc_alloc(pa, 15, NULL), e + 10 * P);
-  CHECK_PA(pa);
+  REQUIRE_EQ(gm_pagealloc_alloc(pa, 15, NULL), e + 10 * P);
+  REQUIRE_PA(pa);
   /* across the chunk edge: fill everything, free 500..530, get it back whole */
   while (gm_pagealloc_alloc(pa, 1, NULL))
     ;
   for (uintptr_t i = 500; i < 531; i++)
     gm_pagealloc_free(pa, B0 + i * P, 1);
-  CHECK_EQ(gm_pagealloc_alloc(pa, 32, NULL), 0);
-  CHECK_EQ(gm_pagealloc_alloc(pa, 31, NULL), B0 + 500 * P);
-  CHECK_PA(pa);
+  REQUIRE_EQ(gm_pagealloc_alloc(pa, 32, NULL), 0);
+  REQUIRE_EQ(gm_pagealloc_alloc(pa, 31, NULL), B0 + 500 * P);
+  REQUIRE_PA(pa);
   return true;
 }
 
 static bool t_gaps(void) {
   gm_pagealloc_t *pa = fresh();
-  CHECK(gm_pagealloc_grow(pa, B0 + 2 * CH, 512)); /* added out of order */
-  CHECK(gm_pagealloc_grow(pa, B0, 512));
-  CHECK_EQ(gm_pagealloc_alloc(pa, 600, NULL), 0);
-  CHECK_EQ(gm_pagealloc_alloc(pa, 300, NULL), B0);
-  CHECK_EQ(gm_pagealloc_alloc(pa, 213, NULL), B0 + 2 * CH); /* 212 + gap + 512 */
-  CHECK_EQ(gm_pagealloc_alloc(pa, 212, NULL), B0 + 300 * P);
-  CHECK_PA(pa);
-  CHECK(!gm_pagealloc_is_free(pa, B0 + CH));
-  CHECK(!gm_pagealloc_alloc_at(pa, B0 + CH - P, 2, NULL)); /* into the gap */
+  REQUIRE(gm_pagealloc_grow(pa, B0 + 2 * CH, 512)); /* added out of order */
+  REQUIRE(gm_pagealloc_grow(pa, B0, 512));
+  REQUIRE_EQ(gm_pagealloc_alloc(pa, 600, NULL), 0);
+  REQUIRE_EQ(gm_pagealloc_alloc(pa, 300, NULL), B0);
+  REQUIRE_EQ(gm_pagealloc_alloc(pa, 213, NULL), B0 + 2 * CH); /* 212 + gap + 512 */
+  REQUIRE_EQ(gm_pagealloc_alloc(pa, 212, NULL), B0 + 300 * P);
+  REQUIRE_PA(pa);
+  REQUIRE(!gm_pagealloc_is_free(pa, B0 + CH));
+  REQUIRE(!gm_pagealloc_alloc_at(pa, B0 + CH - P, 2, NULL)); /* into the gap */
   /* closing the gap joins the neighbours */
   gm_pagealloc_free(pa, B0 + 300 * P, 212);
   gm_pagealloc_free(pa, B0 + 2 * CH, 213);
-  CHECK_EQ(gm_pagealloc_alloc(pa, 212 + 512 + 512, NULL), 0);
-  CHECK(gm_pagealloc_grow(pa, B0 + CH, 512));
-  CHECK_EQ(gm_pagealloc_alloc(pa, 212 + 512 + 512, NULL), B0 + 300 * P);
-  CHECK_PA(pa);
+  REQUIRE_EQ(gm_pagealloc_alloc(pa, 212 + 512 + 512, NULL), 0);
+  REQUIRE(gm_pagealloc_grow(pa, B0 + CH, 512));
+  REQUIRE_EQ(gm_pagealloc_alloc(pa, 212 + 512 + 512, NULL), B0 + 300 * P);
+  REQUIRE_PA(pa);
   /* far-apart ranges in different supers, lowest first */
   pa = fresh();
-  CHECK(gm_pagealloc_grow(pa, (uintptr_t)0x7f0000000000, 2 * 512));
-  CHECK(gm_pagealloc_grow(pa, (uintptr_t)0x1000000000, 512));
-  CHECK(gm_pagealloc_grow(pa, (uintptr_t)0x300000000000, 512));
-  CHECK_EQ(gm_pagealloc_alloc(pa, 1, NULL), 0x1000000000);
-  CHECK_EQ(gm_pagealloc_alloc(pa, 512, NULL), 0x300000000000);
-  CHECK_EQ(gm_pagealloc_alloc(pa, 513, NULL), 0x7f0000000000);
-  CHECK_EQ(gm_pagealloc_alloc(pa, 511, NULL), 0x1000000000 + P);
-  CHECK_EQ(gm_pagealloc_alloc(pa, 512, NULL), 0);
-  CHECK_EQ(gm_pagealloc_alloc(pa, 511, NULL), 0x7f0000000000 + 513 * P);
-  CHECK_EQ(gm_pagealloc_free_pages(pa), 0);
-  CHECK_PA(pa);
+  REQUIRE(gm_pagealloc_grow(pa, (uintptr_t)0x7f0000000000, 2 * 512));
+  REQUIRE(gm_pagealloc_grow(pa, (uintptr_t)0x1000000000, 512));
+  REQUIRE(gm_pagealloc_grow(pa, (uintptr_t)0x300000000000, 512));
+  REQUIRE_EQ(gm_pagealloc_alloc(pa, 1, NULL), 0x1000000000);
+  REQUIRE_EQ(gm_pagealloc_alloc(pa, 512, NULL), 0x300000000000);
+  REQUIRE_EQ(gm_pagealloc_alloc(pa, 513, NULL), 0x7f0000000000);
+  REQUIRE_EQ(gm_pagealloc_alloc(pa, 511, NULL), 0x1000000000 + P);
+  REQUIRE_EQ(gm_pagealloc_alloc(pa, 512, NULL), 0);
+  REQUIRE_EQ(gm_pagealloc_alloc(pa, 511, NULL), 0x7f0000000000 + 513 * P);
+  REQUIRE_EQ(gm_pagealloc_free_pages(pa), 0);
+  REQUIRE_PA(pa);
   return true;
 }
 
 static bool t_exhaust(void) {
   gm_pagealloc_t *pa = fresh();
-  CHECK(gm_pagealloc_grow(pa, B0, 3 * 512));
-  CHECK_EQ(gm_pagealloc_alloc(pa, 1537, NULL), 0);
-  CHECK_EQ(gm_pagealloc_alloc(pa, 1536, NULL), B0);
-  CHECK_EQ(gm_pagealloc_alloc(pa, 1, NULL), 0);
-  CHECK_EQ(gm_pagealloc_alloc(pa, (size_t)1 << 40, NULL), 0);
+  REQUIRE(gm_pagealloc_grow(pa, B0, 3 * 512));
+  REQUIRE_EQ(gm_pagealloc_alloc(pa, 1537, NULL), 0);
+  REQUIRE_EQ(gm_pagealloc_alloc(pa, 1536, NULL), B0);
+  REQUIRE_EQ(gm_pagealloc_alloc(pa, 1, NULL), 0);
+  REQUIRE_EQ(gm_pagealloc_alloc(pa, (size_t)1 << 40, NULL), 0);
   gm_pagealloc_free(pa, B0, 1536);
-  CHECK_EQ(gm_pagealloc_free_pages(pa), 1536);
-  CHECK_EQ(gm_pagealloc_alloc(pa, 1537, NULL), 0);
-  CHECK_EQ(gm_pagealloc_alloc(pa, 1536, NULL), B0);
-  CHECK_PA(pa);
+  REQUIRE_EQ(gm_pagealloc_free_pages(pa), 1536);
+  REQUIRE_EQ(gm_pagealloc_alloc(pa, 1537, NULL), 0);
+  REQUIRE_EQ(gm_pagealloc_alloc(pa, 1536, NULL), B0);
+  REQUIRE_PA(pa);
   return true;
 }
 
 static bool t_grow_args(void) {
   gm_pagealloc_t *pa = fresh();
   errno = 0;
-  CHECK(!gm_pagealloc_grow(pa, B0 + P, 512));
-  CHECK_EQ(errno, EINVAL);
-  CHECK(!gm_pagealloc_grow(pa, B0, 100));
-  CHECK(!gm_pagealloc_grow(pa, B0, 0));
-  CHECK(!gm_pagealloc_grow(pa, ((uintptr_t)1 << 48) - CH, 1024));
-  CHECK(!gm_pagealloc_grow(pa, (uintptr_t)1 << 48, 512));
-  CHECK(!gm_pagealloc_grow(pa, 0, 512)); /* alloc could not return page 0 */
-  CHECK_EQ(gm_pagealloc_total_pages(pa), 0);
-  CHECK_EQ(pa->meta_bytes, 0);
-  CHECK_PA(pa);
+  REQUIRE(!gm_pagealloc_grow(pa, B0 + P, 512));
+  REQUIRE_EQ(errno, EINVAL);
+  REQUIRE(!gm_pagealloc_grow(pa, B0, 100));
+  REQUIRE(!gm_pagealloc_grow(pa, B0, 0));
+  REQUIRE(!gm_pagealloc_grow(pa, ((uintptr_t)1 << 48) - CH, 1024));
+  REQUIRE(!gm_pagealloc_grow(pa, (uintptr_t)1 << 48, 512));
+  REQUIRE(!gm_pagealloc_grow(pa, 0, 512)); /* alloc could not return page 0 */
+  REQUIRE_EQ(gm_pagealloc_total_pages(pa), 0);
+  REQUIRE_EQ(pa->meta_bytes, 0);
+  REQUIRE_PA(pa);
   return true;
 }
 
 static bool t_scavenge(void) {
   gm_pagealloc_t *pa = fresh();
-  CHECK(gm_pagealloc_grow(pa, B0, 2 * 512));
+  REQUIRE(gm_pagealloc_grow(pa, B0, 2 * 512));
   rec_reset(pa);
-  CHECK_EQ(gm_pagealloc_scavenge(pa, 1 << 30, recorder), 0); /* all born scavenged */
-  CHECK_EQ(rec_n, 0);
+  REQUIRE_EQ(gm_pagealloc_scavenge(pa, 1 << 30, recorder), 0); /* all born scavenged */
+  REQUIRE_EQ(rec_n, 0);
   size_t scav;
   uintptr_t a = gm_pagealloc_alloc(pa, 10, &scav);
-  CHECK_EQ(scav, 10);
-  CHECK_EQ(gm_pagealloc_scavenged_pages(pa), 1014);
-  CHECK(!gm_pagealloc_is_scavenged(pa, a));
+  REQUIRE_EQ(scav, 10);
+  REQUIRE_EQ(gm_pagealloc_scavenged_pages(pa), 1014);
+  REQUIRE(!gm_pagealloc_is_scavenged(pa, a));
   gm_pagealloc_free(pa, a, 10);
-  CHECK_EQ(gm_pagealloc_scavenged_pages(pa), 1014);
-  CHECK(gm_pagealloc_is_free(pa, a) && !gm_pagealloc_is_scavenged(pa, a));
-  CHECK(gm_pagealloc_is_scavenged(pa, a + 10 * P));
-  CHECK_PA(pa);
+  REQUIRE_EQ(gm_pagealloc_scavenged_pages(pa), 1014);
+  REQUIRE(gm_pagealloc_is_free(pa, a) && !gm_pagealloc_is_scavenged(pa, a));
+  REQUIRE(gm_pagealloc_is_scavenged(pa, a + 10 * P));
+  REQUIRE_PA(pa);
   /* 3 pages minus a bit rounds up to 3 pages: the top three of 0..9 */
   rec_reset(pa);
-  CHECK_EQ(gm_pagealloc_scavenge(pa, 3 * P - 100, recorder), 3 * P);
-  CHECK_EQ(rec_n, 1);
-  CHECK_EQ(rec_base[0], B0 + 7 * P);
-  CHECK_EQ(rec_len[0], 3 * P);
-  CHECK(!rec_bad);
-  CHECK_PA(pa);
+  REQUIRE_EQ(gm_pagealloc_scavenge(pa, 3 * P - 100, recorder), 3 * P);
+  REQUIRE_EQ(rec_n, 1);
+  REQUIRE_EQ(rec_base[0], B0 + 7 * P);
+  REQUIRE_EQ(rec_len[0], 3 * P);
+  REQUIRE(!rec_bad);
+  REQUIRE_PA(pa);
   rec_reset(pa);
-  CHECK_EQ(gm_pagealloc_scavenge(pa, SIZE_MAX, recorder), 7 * P);
-  CHECK_EQ(rec_n, 1);
-  CHECK_EQ(rec_base[0], B0);
-  CHECK_EQ(rec_len[0], 7 * P);
-  CHECK_EQ(gm_pagealloc_scavenged_pages(pa), 1024);
-  CHECK_PA(pa);
+  REQUIRE_EQ(gm_pagealloc_scavenge(pa, SIZE_MAX, recorder), 7 * P);
+  REQUIRE_EQ(rec_n, 1);
+  REQUIRE_EQ(rec_base[0], B0);
+  REQUIRE_EQ(rec_len[0], 7 * P);
+  REQUIRE_EQ(gm_pagealloc_scavenged_pages(pa), 1024);
+  REQUIRE_PA(pa);
   /* holes in a full heap come back highest first, one call per run, the one
    * across the chunk edge as a single call; in-use pages are never touched */
-  CHECK_EQ(gm_pagealloc_alloc(pa, 1024, &scav), B0);
-  CHECK_EQ(scav, 1024);
+  REQUIRE_EQ(gm_pagealloc_alloc(pa, 1024, &scav), B0);
+  REQUIRE_EQ(scav, 1024);
   gm_pagealloc_free(pa, B0 + 100 * P, 100);
   gm_pagealloc_free(pa, B0 + 300 * P, 100);
   gm_pagealloc_free(pa, B0 + 500 * P, 30);
   gm_pagealloc_free(pa, B0 + 600 * P, 100);
   gm_pagealloc_free(pa, B0 + 1023 * P, 1);
   rec_reset(pa);
-  CHECK_EQ(gm_pagealloc_scavenge(pa, 1000 * P, recorder), 331 * P);
-  CHECK_EQ(rec_n, 5);
+  REQUIRE_EQ(gm_pagealloc_scavenge(pa, 1000 * P, recorder), 331 * P);
+  REQUIRE_EQ(rec_n, 5);
   static const uintptr_t wb[] = {1023, 600, 500, 300, 100}, wl[] = {1, 100, 30, 100, 100};
   for (int i = 0; i < 5; i++) {
-    CHECK_EQ(rec_base[i], B0 + wb[i] * P);
-    CHECK_EQ(rec_len[i], wl[i] * P);
+    REQUIRE_EQ(rec_base[i], B0 + wb[i] * P);
+    REQUIRE_EQ(rec_len[i], wl[i] * P);
   }
-  CHECK(!rec_bad);
-  CHECK_EQ(gm_pagealloc_scavenged_pages(pa), 331);
-  CHECK(!gm_pagealloc_is_scavenged(pa, B0 + 99 * P));
-  CHECK(!gm_pagealloc_is_scavenged(pa, B0 + 200 * P));
-  CHECK_PA(pa);
+  REQUIRE(!rec_bad);
+  REQUIRE_EQ(gm_pagealloc_scavenged_pages(pa), 331);
+  REQUIRE(!gm_pagealloc_is_scavenged(pa, B0 + 99 * P));
+  REQUIRE(!gm_pagealloc_is_scavenged(pa, B0 + 200 * P));
+  REQUIRE_PA(pa);
   rec_reset(pa);
-  CHECK_EQ(gm_pagealloc_scavenge(pa, 1000 * P, recorder), 0);
-  CHECK_EQ(rec_n, 0);
+  REQUIRE_EQ(gm_pagealloc_scavenge(pa, 1000 * P, recorder), 0);
+  REQUIRE_EQ(rec_n, 0);
   /* a partial request takes the top of the highest run */
   gm_pagealloc_free(pa, B0, 50);
   rec_reset(pa);
-  CHECK_EQ(gm_pagealloc_scavenge(pa, 20 * P, recorder), 20 * P);
-  CHECK_EQ(rec_n, 1);
-  CHECK_EQ(rec_base[0], B0 + 30 * P);
-  CHECK_EQ(rec_len[0], 20 * P);
+  REQUIRE_EQ(gm_pagealloc_scavenge(pa, 20 * P, recorder), 20 * P);
+  REQUIRE_EQ(rec_n, 1);
+  REQUIRE_EQ(rec_base[0], B0 + 30 * P);
+  REQUIRE_EQ(rec_len[0], 20 * P);
   /* a mixed run: allocating part of it reports only its scavenged pages */
-  CHECK_EQ(gm_pagealloc_alloc(pa, 40, &scav), B0);
-  CHECK_EQ(scav, 10);
-  CHECK_EQ(gm_pagealloc_scavenge(pa, 0, recorder), 0);
+  REQUIRE_EQ(gm_pagealloc_alloc(pa, 40, &scav), B0);
+  REQUIRE_EQ(scav, 10);
+  REQUIRE_EQ(gm_pagealloc_scavenge(pa, 0, recorder), 0);
   gm_pagealloc_free(pa, B0 + 39 * P, 1);
-  CHECK_EQ(gm_pagealloc_scavenge(pa, 1, NULL), P);
-  CHECK(gm_pagealloc_is_scavenged(pa, B0 + 39 * P));
-  CHECK_PA(pa);
+  REQUIRE_EQ(gm_pagealloc_scavenge(pa, 1, NULL), P);
+  REQUIRE(gm_pagealloc_is_scavenged(pa, B0 + 39 * P));
+  REQUIRE_PA(pa);
   return true;
 }
 
@@ -666,7 +670,7 @@ static void cmp_chunk(uintptr_t base, const uint64_t *alloc, const uint64_t *sca
 
 static bool model_grow_seg(gm_pagealloc_t *pa, size_t s) {
   size_t p = m_seg[s].chunk * 512, n = m_seg[s].n * 512;
-  CHECK(gm_pagealloc_grow(pa, M_BASE + p * P, n));
+  REQUIRE(gm_pagealloc_grow(pa, M_BASE + p * P, n));
   m_seg[s].grown = true;
   memset(m_free + p, 1, n);
   memset(m_grown + p, 1, n);
@@ -702,7 +706,7 @@ static bool t_model(void) {
   }
   if (m_total == 0 && !model_grow_seg(pa, 0))
     return false;
-  CHECK_PA(pa);
+  REQUIRE_PA(pa);
 
   const int ops = 300000;
   size_t n_alloc = 0, n_fail = 0, n_at = 0, n_scav = 0, n_high = 0;
@@ -805,7 +809,7 @@ static bool t_model(void) {
       if (!m_seg[s].grown && !model_grow_seg(pa, s))
         return false;
     }
-    CHECK_EQ(gm_pagealloc_total_pages(pa), m_total);
+    REQUIRE_EQ(gm_pagealloc_total_pages(pa), m_total);
     if (gm_pagealloc_free_pages(pa) != m_nfree || gm_pagealloc_scavenged_pages(pa) != m_nscav)
       FAILF("op %d: counters free %zu scav %zu, model %zu %zu", op, gm_pagealloc_free_pages(pa),
             gm_pagealloc_scavenged_pages(pa), m_nfree, m_nscav);
@@ -816,7 +820,7 @@ static bool t_model(void) {
         FAILF("op %d: page +%zu state differs from the model", op, p);
     }
     if (op % 5000 == 0 || op == ops - 1) {
-      CHECK_PA(pa);
+      REQUIRE_PA(pa);
       struct cmp_ctx c = {0, 0};
       gm_pagealloc_for_each_chunk(pa, cmp_chunk, &c);
       if (c.bad || c.chunks != m_total / 512)
@@ -920,7 +924,7 @@ static bool t_scale(void) {
   gm_pagealloc_t *pa = fresh();
   s_bits = calloc(S_PAGES / 64, sizeof *s_bits);
   s_live = malloc(sizeof *s_live * (S_LIVE + S_BATCH));
-  CHECK(s_bits && s_live);
+  REQUIRE(s_bits && s_live);
   s_nlive = 0;
   /* 64 pieces of 1 GiB, grown in a shuffled order, contiguous in the end */
   int order[64];
@@ -932,11 +936,11 @@ static bool t_scale(void) {
     order[j] = t;
   }
   for (int i = 0; i < 64; i++)
-    CHECK(gm_pagealloc_grow(pa, base + (uintptr_t)order[i] * ((uintptr_t)1 << 30), 256 * 512));
-  CHECK_EQ(gm_pagealloc_total_pages(pa), S_PAGES);
-  CHECK_PA(pa);
+    REQUIRE(gm_pagealloc_grow(pa, base + (uintptr_t)order[i] * ((uintptr_t)1 << 30), 256 * 512));
+  REQUIRE_EQ(gm_pagealloc_total_pages(pa), S_PAGES);
+  REQUIRE_PA(pa);
   size_t meta = pa->meta_bytes;
-  CHECK(meta <= 64 * 40 * 1024); /* under 40 KiB per GiB */
+  REQUIRE(meta <= 64 * 40 * 1024); /* under 40 KiB per GiB */
 
   uintptr_t got[S_BATCH];
   size_t sz[S_BATCH];
@@ -988,7 +992,7 @@ static bool t_scale(void) {
       size_t n = scale_size();
       size_t want = s_find(n);
       uintptr_t a = gm_pagealloc_alloc(pa, n, NULL);
-      CHECK_EQ(a, want == SIZE_MAX ? 0 : base + want * P);
+      REQUIRE_EQ(a, want == SIZE_MAX ? 0 : base + want * P);
       if (!s_record(a, n, base))
         return false;
       n_spot++;
@@ -997,18 +1001,18 @@ static bool t_scale(void) {
   size_t live_pages = 0;
   for (size_t i = 0; i < s_nlive; i++)
     live_pages += s_live[i].n;
-  CHECK_EQ(gm_pagealloc_free_pages(pa), S_PAGES - live_pages);
+  REQUIRE_EQ(gm_pagealloc_free_pages(pa), S_PAGES - live_pages);
   struct s_cmp c = {base, 0, 0};
   gm_pagealloc_for_each_chunk(pa, s_cmp_chunk, &c);
-  CHECK_EQ(c.chunks, S_CHUNKS);
-  CHECK_EQ(c.bad, 0);
+  REQUIRE_EQ(c.chunks, S_CHUNKS);
+  REQUIRE_EQ(c.bad, 0);
   size_t scav0 = gm_pagealloc_scavenged_pages(pa);
   double t0 = now_ns();
   size_t rel = gm_pagealloc_scavenge(pa, SIZE_MAX, NULL);
   double t_scav = now_ns() - t0;
-  CHECK_EQ(gm_pagealloc_scavenged_pages(pa), scav0 + rel / P);
-  CHECK_EQ(gm_pagealloc_scavenged_pages(pa), S_PAGES - live_pages);
-  CHECK_PA(pa);
+  REQUIRE_EQ(gm_pagealloc_scavenged_pages(pa), scav0 + rel / P);
+  REQUIRE_EQ(gm_pagealloc_scavenged_pages(pa), S_PAGES - live_pages);
+  REQUIRE_PA(pa);
   printf("     scale: 64 GiB, %zu live runs (%.0f%% of pages in use), metadata %zu KiB\n", s_nlive,
          100.0 * (double)live_pages / (double)S_PAGES, meta >> 10);
   printf("     scale: fill %.0f ns/alloc; steady %.0f ns/alloc, %.0f ns/free (%zu + %zu ops, "
@@ -1022,16 +1026,11 @@ static bool t_scale(void) {
 
 /* ---- driver ------------------------------------------------------------------------- */
 
-static int g_pass, g_fail;
-
 static void run(const char *name, bool (*fn)(void)) {
   g_rng = g_seed ^ (uint64_t)strlen(name) * 0x2545f4914f6cdd1dull;
   bool ok = fn();
-  if (ok)
-    g_pass++;
-  else
-    g_fail++;
-  printf("%s %s\n", ok ? "ok  " : "FAIL", name);
+  if (CHECK(ok, "case %s (GM_SEED=%llu)", name, g_seed))
+    printf("ok   %s\n", name);
   fflush(stdout);
 }
 
@@ -1053,6 +1052,5 @@ int main(void) {
   run("enomem", t_enomem);
   run("model", t_model);
   run("scale", t_scale);
-  printf("pagealloc: %d passed, %d failed\n", g_pass, g_fail);
-  return g_fail ? 1 : 0;
+  return check_summary();
 }

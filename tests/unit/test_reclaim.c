@@ -271,5 +271,5 @@ int main(void) {
   test_idle();
   if (!UNDER_TSAN)
     test_race();
-  return unit_done("reclaim");
+  return check_summary();
 }

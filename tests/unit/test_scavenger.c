@@ -207,5 +207,5 @@ static void test_peak_then_idle(void) {
 int main(void) {
   test_peak_then_idle();
   test_mixed();
-  return unit_done("scavenger");
+  return check_summary();
 }

@@ -105,5 +105,5 @@ int main(void) {
   for (unsigned cls = 1; cls < GM_NUM_CLASSES; cls++)
     for (int rep = 0; rep < 20; rep++)
       test_class(cls, &rs);
-  return unit_done("span");
+  return check_summary();
 }

@@ -184,5 +184,5 @@ int main(void) {
   free(buf);
   for (int i = 0; i < 100; i++)
     do_free(i);
-  return unit_done("test_stats");
+  return check_summary();
 }

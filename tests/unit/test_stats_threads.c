@@ -150,5 +150,5 @@ int main(void) {
   CHECK(st.objects == base.objects, "objects left %llu", (unsigned long long)st.objects);
   CHECK(st.threads == base.threads, "threads %llu, at start %llu", (unsigned long long)st.threads,
         (unsigned long long)base.threads);
-  return unit_done("test_stats_threads");
+  return check_summary();
 }

@@ -160,5 +160,5 @@ int main(void) {
   test_no_shredding();
   test_exhausted_mappings();
   test_sized_free();
-  return unit_done("vma");
+  return check_summary();
 }

@@ -120,5 +120,5 @@ int main(void) {
   CHECK(bad == 0, "%zu blocks changed at the end", bad);
   if (block != MAP_FAILED)
     munmap(block, GM_ARENA_BYTES);
-  return unit_done("test_window");
+  return check_summary();
 }
