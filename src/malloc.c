@@ -153,9 +153,10 @@ GM_NOINLINE GM_COLD static void bad_pointer(const char *op, const void *p, gm_ms
         detail = "not allocated";
     }
   }
+  if (dbl && op[0] == 'f')
+    gm_fatal_double_free(p, detail);
   size_t n = 0;
-  const char *prefix = dbl && op[0] == 'f' ? "double " : "invalid ";
-  for (const char *q = prefix; *q; q++)
+  for (const char *q = "invalid "; *q; q++)
     fault[n++] = *q;
   for (const char *q = op; *q && n < sizeof fault - 1; q++)
     fault[n++] = *q;

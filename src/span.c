@@ -108,12 +108,12 @@ GM_INLINE unsigned sweep(gm_mspan_t *s, gm_class_counts_t *own, bool hw) {
     if (r)
       r = gm_exchange_acqrel(&rf[3 * w], 0);
     if (GM_UNLIKELY(l & r))
-      gm_fatal("double free", (void *)(s->base + (lo + gm_ctz64(l & r)) * s->elemsize),
-               "freed by its owner thread and by another thread");
+      gm_fatal_double_free((void *)(s->base + (lo + gm_ctz64(l & r)) * s->elemsize),
+                           "freed by its owner thread and by another thread");
     uint64_t f = l | r;
     if (GM_UNLIKELY(f & ~m))
-      gm_fatal("double free", (void *)(s->base + (lo + gm_ctz64(f & ~m)) * s->elemsize),
-               "block already free at sweep");
+      gm_fatal_double_free((void *)(s->base + (lo + gm_ctz64(f & ~m)) * s->elemsize),
+                           "block already free at sweep");
     if (l)
       gm_store_relaxed(&lf[3 * w], 0);
     m &= ~f;
@@ -226,12 +226,12 @@ void gm_span_free_remote(gm_mspan_t *s, size_t idx, const void *p) {
    * freed by the owner. */
   size_t fi = gm_load_acquire(&s->freeindex);
   if (GM_UNLIKELY(!(idx < fi || (gm_load_relaxed(gm_span_abits(s, w)) & bit))))
-    gm_fatal("double free", p, "block already free");
+    gm_fatal_double_free(p, "block already free");
   if (GM_UNLIKELY(gm_load_relaxed(gm_span_lfree(s, w)) & bit))
-    gm_fatal("double free", p, "block already free");
+    gm_fatal_double_free(p, "block already free");
   uint64_t old = gm_fetch_or_seqcst(&rf[3 * w], bit);
   if (GM_UNLIKELY(old & bit))
-    gm_fatal("double free", p, "block already free");
+    gm_fatal_double_free(p, "block already free");
   /* Sequentially consistent with the state store in uncache: either we see
    * the span is no longer cached, or the uncacher sees our bit. */
   uint8_t st = gm_load_seqcst(&s->state);
