@@ -17,6 +17,10 @@
  * p's span, or NULL if p is in none. */
 void gm_free_slow(void *p, gm_mspan_t *s);
 
+/* Free slot idx (block p) of small span s, which another thread owns: one
+ * atomic OR into its remote_free bitmap. */
+void gm_free_remote(gm_mspan_t *s, size_t idx, const void *p);
+
 /* The span of live block p, or abort naming op ("free", "realloc", ...). */
 gm_mspan_t *gm_live_span(const void *p, const char *op);
 
@@ -60,7 +64,7 @@ GM_INLINE void gm_free_in_span(void *p, gm_mspan_t *s) {
     return;
   }
   gm_busy_exit();
-  gm_span_free_remote(s, idx, p);
+  gm_free_remote(s, idx, p);
 }
 
 /* Pointers outside the window, or in no span: out of line, so the fast
