@@ -20,8 +20,8 @@
  *
  * The cost is a slot 8 bytes larger than the request, a memset and a scan
  * per malloc and free, and two VMAs per large block: for finding bugs, not
- * for production. The fast paths in mallocgc.h divert here in debug builds
- * only; release builds compile none of this. */
+ * for production. The fast paths (mallocgc.h, free.h) divert here in debug
+ * builds only; release builds compile none of this. */
 #ifndef GM_DEBUGHEAP_H
 #define GM_DEBUGHEAP_H
 

@@ -77,6 +77,10 @@ void gm_fatal(const char *fault, const void *ptr, const char *detail) {
   abort();
 }
 
+void gm_fatal_double_free(const void *ptr, const char *detail) {
+  gm_fatal("double free", ptr, detail);
+}
+
 void gm_warn(const char *msg) {
   gm_write_stderr("gomalloc: ", 10);
   gm_write_stderr(msg, strlen(msg));

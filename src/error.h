@@ -10,6 +10,11 @@
 __attribute__((noreturn, cold, noinline)) void gm_fatal(const char *fault, const void *ptr,
                                                          const char *detail);
 
+/* A block freed twice: the one wording of that fault, for free (free.c)
+ * and for the sweep (span.c), which catches what no single free can see. */
+__attribute__((noreturn, cold, noinline)) void gm_fatal_double_free(const void *ptr,
+                                                                    const char *detail);
+
 /* A warning line "gomalloc: <msg>" on stderr; never allocates. */
 __attribute__((cold)) void gm_warn(const char *msg);
 

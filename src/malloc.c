@@ -37,13 +37,8 @@
  *
  * Where we leave Go, and why:
  *
- *   - Explicit free. Go has no free: the garbage collector marks live
- *     objects and the sweeper makes allocBits = gcmarkBits. Here free(p)
- *     records the slot in one of two free bitmaps of its span (plain writes
- *     by the owning thread, atomic OR by any other), and the next sweep of
- *     the span folds them into allocBits, exactly where Go's sweep would
- *     fold in the mark bits. Allocation stays Go's: it never writes
- *     allocBits. The state machine of a span is in mcentral.c.
+ *   - Explicit free, and large frees that return their pages at once:
+ *     see free.c, which holds every way a block is freed.
  *   - No tiny allocator. Go packs several tiny noscan objects into one
  *     16-byte block and frees the block when the GC finds all of them
  *     dead; free() of one of them could not free the block. Requests of
@@ -54,7 +49,6 @@
  *     class unless GOMALLOC_ALIGN8=1 (sizeclass.h). Go's table itself is
  *     unchanged.
  *   - Per-thread, not per-P, caches, flushed by a pthread key destructor.
- *   - Large frees return pages at once (Go waits for the sweeper).
  *   - Metadata reserved lazily (arena map, page summaries), so programs
  *     start under a small `ulimit -v`.
  *
@@ -99,111 +93,6 @@ GM_NOINLINE void *gm_malloc_large(size_t size, size_t align_pages) {
   }
   gm_background_poke();
   return s ? (void *)s->base : NULL;
-}
-
-static inline bool span_in_use_small(const gm_mspan_t *s) {
-  uint8_t st = gm_load_relaxed(&s->state);
-  return st >= GM_SPAN_CACHED && st <= GM_SPAN_FULL;
-}
-
-/* Is slot idx of small span s allocated right now (not free, not freed)? */
-static bool slot_allocated(gm_mspan_t *s, size_t idx) {
-  size_t w = idx / 64;
-  uint64_t bit = 1ULL << (idx % 64);
-  if ((gm_load_relaxed(gm_span_lfree(s, w)) | gm_load_relaxed(gm_span_rfree(s, w))) & bit)
-    return false;
-  return idx < gm_load_acquire(&s->freeindex) || (gm_load_relaxed(gm_span_abits(s, w)) & bit);
-}
-
-/* Diagnose a pointer that is not a live block and abort. op is the call
- * ("free", "realloc", "malloc_usable_size"). */
-GM_NOINLINE GM_COLD static void bad_pointer(const char *op, const void *p, gm_mspan_t *s) {
-  char fault[64];
-  const char *detail;
-  bool dbl = false;
-  uintptr_t a = (uintptr_t)p;
-  if (!s) {
-    detail = gm_arena_of(a) ? "not allocated" : "not owned by gomalloc";
-  } else {
-    uint8_t st = gm_load_relaxed(&s->state);
-    if (a < s->base || a >= s->base + (s->npages << GM_PAGE_SHIFT)) {
-      detail = "not allocated";
-    } else if (st == GM_SPAN_DEAD) {
-      /* The pages were given back: a block here was freed already if p is
-       * where a block would have started. */
-      uintptr_t off = a - s->base;
-      dbl = s->elemsize && off % s->elemsize == 0;
-#if GM_DEBUG
-      if (gm_spanclass_sizeclass(s->spanclass) == 0)
-        dbl = off == s->dbg_off; /* large blocks sit off base (debugheap.c) */
-#endif
-      detail = dbl ? "block already free" : "not allocated";
-    } else if (st == GM_SPAN_LARGE) {
-      detail = "interior pointer";
-    } else if (a >= gm_span_limit(s)) {
-      detail = "not allocated";
-    } else {
-      uintptr_t off = a - s->base;
-      size_t idx = gm_span_obj_index(s, off);
-      if (idx * s->elemsize != off)
-        detail = "interior pointer";
-      else if (!slot_allocated(s, idx)) {
-        dbl = true;
-        detail = "block already free";
-      } else
-        detail = "not allocated";
-    }
-  }
-  size_t n = 0;
-  const char *prefix = dbl && op[0] == 'f' ? "double " : "invalid ";
-  for (const char *q = prefix; *q; q++)
-    fault[n++] = *q;
-  for (const char *q = op; *q && n < sizeof fault - 1; q++)
-    fault[n++] = *q;
-  fault[n] = 0;
-  gm_fatal(fault, p, detail);
-}
-
-GM_NOINLINE void gm_free_slow(void *p, gm_mspan_t *s) {
-  if (!p)
-    return;
-  if (s && gm_load_relaxed(&s->state) == GM_SPAN_LARGE && (uintptr_t)p == s->base) {
-    gm_mheap_free_span(s);
-    return;
-  }
-  bad_pointer("free", p, s);
-}
-
-GM_NOINLINE void gm_free_unmapped(void *p) {
-  gm_mspan_t *s = gm_span_of((uintptr_t)p); /* arenas outside the window, or NULL */
-  if (s)
-    gm_free_in_span(p, s);
-  else
-    gm_free_slow(p, NULL);
-}
-
-gm_mspan_t *gm_live_span(const void *p, const char *op) {
-  uintptr_t a = (uintptr_t)p;
-  gm_mspan_t *s = gm_span_of(a);
-  if (!s)
-    bad_pointer(op, p, s);
-  uint8_t st = gm_load_relaxed(&s->state);
-  if (st == GM_SPAN_LARGE) {
-#if GM_DEBUG
-    if (a != gm_dbg_large_ptr(s))
-#else
-    if (a != s->base)
-#endif
-      bad_pointer(op, p, s);
-    return s;
-  }
-  if (!span_in_use_small(s) || a < s->base || a >= gm_span_limit(s))
-    bad_pointer(op, p, s);
-  uintptr_t off = a - s->base;
-  size_t idx = gm_span_obj_index(s, off);
-  if (idx * s->elemsize != off || !slot_allocated(s, idx))
-    bad_pointer(op, p, s);
-  return s;
 }
 
 /* ---- the API ------------------------------------------------------------ */

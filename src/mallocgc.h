@@ -1,22 +1,20 @@
-/* mallocgc.h: the malloc and free fast paths (named after Go's mallocgc), inline so that both the gm_*
- * entry points (malloc.c) and the libc names (override.c) compile to the
- * whole fast path with no extra call. Everything unusual goes out of line. */
+/* mallocgc.h: the malloc fast path (named after Go's mallocgc), inline so
+ * that both the gm_* entry points (malloc.c) and the libc names
+ * (override.c) compile to the whole fast path with no extra call.
+ * Everything unusual goes out of line. Every user of it also frees, so the
+ * free fast path (free.h) comes with it. */
 #ifndef GM_MALLOCGC_H
 #define GM_MALLOCGC_H
 
-#include "arena.h"
 #include "debugheap.h"
+#include "free.h"
 #include "mcache.h"
-#include "span.h"
 
 /* Largest request we try to satisfy: beyond this the address space cannot
  * hold it anyway, and page arithmetic must not overflow. */
 #define GM_MAX_ALLOC ((size_t)1 << (GM_ADDR_BITS - 2))
 
 void *gm_malloc_large(size_t size, size_t align_pages);
-void gm_free_slow(void *p, gm_mspan_t *s);
-/* The span of live block p, or abort naming op ("free", "realloc", ...). */
-gm_mspan_t *gm_live_span(const void *p, const char *op);
 
 GM_INLINE void *gm_malloc_impl(size_t size) {
 #if GM_DEBUG
@@ -25,75 +23,6 @@ GM_INLINE void *gm_malloc_impl(size_t size) {
   if (GM_LIKELY(size <= GM_MAX_SMALL_SIZE))
     return gm_mcache_alloc_small(size);
   return gm_malloc_large(size, 1);
-}
-
-/* Free p of span s (the span its page maps to, not NULL), as below. */
-GM_INLINE void gm_free_in_span(void *p, gm_mspan_t *s) {
-  /* small_bytes is 0 unless s is an in-use small span, so this also sends
-   * large, dead and foreign-range pointers to the slow path. */
-  uintptr_t off = (uintptr_t)p - s->base;
-  if (GM_UNLIKELY(off >= gm_load_relaxed(&s->small_bytes))) {
-    gm_free_slow(p, s);
-    return;
-  }
-  size_t idx;
-  if (GM_UNLIKELY(!gm_span_obj_index_exact(s, off, &idx))) {
-    gm_free_slow(p, s);
-    return;
-  }
-  gm_busy_enter(); /* see mcache.h: a reclaimer may be taking s away */
-  if (GM_LIKELY(gm_load_relaxed(&s->owner) == gm_tls_mcache)) {
-    uint64_t *wp = gm_span_abits(s, idx / 64); /* alloc, local, remote words */
-    uint64_t l = wp[1];
-    /* Already freed (by us or by another thread), or never handed out (not
-     * below freeindex, not in alloc_bits): the slow path says which. One
-     * test of one word, no branch on freeindex: after a sweep in place,
-     * the live blocks of a churning span sit on both sides of it, and that
-     * branch went wrong on a fifth of the frees. */
-    uint64_t below = (uint64_t)0 - (uint64_t)(idx < s->freeindex);
-    if (GM_UNLIKELY(gm_bit_test(l | gm_load_relaxed(&wp[2]) | ~(wp[0] | below), idx))) {
-      gm_busy_exit();
-      gm_free_slow(p, s);
-      return;
-    }
-    gm_store_relaxed(&wp[1], gm_bit_set(l, idx));
-    /* The count while s is surely ours; the branch before leaving the
-     * busy section lets the decrement set the flags it is tested by. */
-    if (GM_UNLIKELY(--s->notify_ctr == 0)) {
-      gm_mcache_notify(s); /* a full span of ours became worth a sweep */
-      return;
-    }
-    gm_busy_exit();
-    return;
-  }
-  gm_busy_exit();
-  gm_span_free_remote(s, idx, p);
-}
-
-/* Pointers outside the window, or in no span: out of line, so the fast
- * path below makes no call and saves no registers. */
-void gm_free_unmapped(void *p);
-
-/* Free: span lookup in the window (else the arena map), then the object
- * index by divMul, a check that p is the object's base and is allocated,
- * and one bit set in a free bitmap: plainly if this thread owns the span,
- * atomically if not. The slot becomes allocatable again at the span's next
- * sweep. */
-GM_INLINE void gm_free_impl(void *p) {
-#if GM_DEBUG
-  if (p == NULL)
-    return;
-  p = gm_dbg_free_prepare(p); /* checks, then frees the raw block below */
-#endif
-  /* free(NULL) needs no test of its own: page 0 is in no arena, so NULL
-   * takes the unmapped path, which ignores it. */
-  /* The window's one load (arena.h); everything else, out of line. */
-  gm_mspan_t *s = gm_window_span((uintptr_t)p);
-  if (GM_UNLIKELY(s == NULL)) {
-    gm_free_unmapped(p);
-    return;
-  }
-  gm_free_in_span(p, s);
 }
 
 #endif

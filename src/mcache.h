@@ -110,7 +110,7 @@ GM_INLINE void *gm_mcache_alloc_small(size_t size) {
  * tests the flags of its decrement (subw; je) instead of a reload. */
 void gm_mcache_notify(gm_mspan_t *s);
 
-/* Another thread freed into a span cache c owns (span.c). */
+/* Another thread freed into a span cache c owns (free.c). */
 GM_INLINE void gm_mcache_remote_hint(gm_mcache_t *c, gm_spanclass_t spc) {
   gm_fetch_add_relaxed(&c->remote_hint[spc], 1u);
 }

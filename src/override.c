@@ -2,8 +2,8 @@
  * into libgomalloc.so and libgomalloc.a (not into the no-override library
  * used by unit tests and sanitizer builds).
  *
- * malloc and free repeat the inline fast paths of mallocgc.h so they cost no
- * extra call; the rest forward to the gm_* functions. glibc's internal
+ * malloc and free repeat the inline fast paths (mallocgc.h, free.h) so they
+ * cost no extra call; the rest forward to the gm_* functions. glibc's internal
  * __libc_* names are served too, for programs that call them directly.
  *
  * C++ operator new and delete (all the mangled forms, sized and aligned)

@@ -1,10 +1,9 @@
-/* span.c: mspan bitmaps, cache refill, sweep and remote frees.
- * See span.h for the bitmaps and mcentral.c for the state machine. */
+/* span.c: mspan bitmaps, cache refill and sweep. See span.h for the
+ * bitmaps, mcentral.c for the state machine and free.c for the frees that
+ * set the free bits. Calls only down (error.c): never mcache or mcentral. */
 #include "span.h"
 
 #include "error.h"
-#include "mcache.h"
-#include "mcentral.h"
 
 #include <string.h>
 
@@ -81,12 +80,6 @@ bool gm_span_has_frees(gm_mspan_t *s) {
   return gm_span_local_nfreed(s) || remote_frees_waiting(s);
 }
 
-/* The bits of word w that stand for real slots (not the permanent tail). */
-static inline uint64_t slot_mask(const gm_mspan_t *s, unsigned w) {
-  unsigned tail = (unsigned)gm_load_relaxed(&s->nelems) & 63;
-  return (w == (unsigned)gm_load_relaxed(&s->nwords) - 1u && tail) ? ~(~0ULL << tail) : ~0ULL;
-}
-
 /* The sweep, with popcount by instruction (hw) or in software. */
 GM_INLINE unsigned sweep(gm_mspan_t *s, gm_class_counts_t *own, bool hw) {
   uint64_t *a = gm_span_abits(s, 0); /* word w of each at [3 * w] */
@@ -108,12 +101,12 @@ GM_INLINE unsigned sweep(gm_mspan_t *s, gm_class_counts_t *own, bool hw) {
     if (r)
       r = gm_exchange_acqrel(&rf[3 * w], 0);
     if (GM_UNLIKELY(l & r))
-      gm_fatal("double free", (void *)(s->base + (lo + gm_ctz64(l & r)) * s->elemsize),
-               "freed by its owner thread and by another thread");
+      gm_fatal_double_free((void *)(s->base + (lo + gm_ctz64(l & r)) * s->elemsize),
+                           "freed by its owner thread and by another thread");
     uint64_t f = l | r;
     if (GM_UNLIKELY(f & ~m))
-      gm_fatal("double free", (void *)(s->base + (lo + gm_ctz64(f & ~m)) * s->elemsize),
-               "block already free at sweep");
+      gm_fatal_double_free((void *)(s->base + (lo + gm_ctz64(f & ~m)) * s->elemsize),
+                           "block already free at sweep");
     if (l)
       gm_store_relaxed(&lf[3 * w], 0);
     m &= ~f;
@@ -212,50 +205,9 @@ bool gm_span_all_freed_remote(gm_mspan_t *s) {
   /* Acquire pairs with each free's OR: everything the freeing threads did
    * before their frees happens before the span is given back. */
   for (unsigned w = 0; w < nw; w++)
-    if (gm_load_acquire(&r[3 * w]) != (gm_load_relaxed(&a[3 * w]) & slot_mask(s, w)))
+    if (gm_load_acquire(&r[3 * w]) != (gm_load_relaxed(&a[3 * w]) & gm_span_slot_mask(s, w)))
       return false;
   return true;
-}
-
-void gm_span_free_remote(gm_mspan_t *s, size_t idx, const void *p) {
-  unsigned w = (unsigned)(idx / 64);
-  uint64_t bit = 1ULL << (idx % 64);
-  uint64_t *rf = gm_span_rfree(s, 0);
-  /* The slot must be allocated: below freeindex or set in alloc_bits
-   * (acquire pairs with the sweep's release of freeindex), and not already
-   * freed by the owner. */
-  size_t fi = gm_load_acquire(&s->freeindex);
-  if (GM_UNLIKELY(!(idx < fi || (gm_load_relaxed(gm_span_abits(s, w)) & bit))))
-    gm_fatal("double free", p, "block already free");
-  if (GM_UNLIKELY(gm_load_relaxed(gm_span_lfree(s, w)) & bit))
-    gm_fatal("double free", p, "block already free");
-  uint64_t old = gm_fetch_or_seqcst(&rf[3 * w], bit);
-  if (GM_UNLIKELY(old & bit))
-    gm_fatal("double free", p, "block already free");
-  /* Sequentially consistent with the state store in uncache: either we see
-   * the span is no longer cached, or the uncacher sees our bit. */
-  uint8_t st = gm_load_seqcst(&s->state);
-  if (GM_LIKELY(st == GM_SPAN_CACHED)) {
-    /* The first remote free in a word of a full span since its sweep tells
-     * the owner, which looks for such spans among its full ones at its next
-     * refill of the class (mcache.c); the current span needs no word, its
-     * owner looks at it when it runs out. The owner pointer may be stale
-     * by now: mcache structs are only ever reused as mcaches, so the worst
-     * case is a spurious look by some other cache. */
-    if (old == 0 && gm_load_relaxed(&s->cache_list) == GM_CLIST_FULL) {
-      struct gm_mcache *c = gm_load_relaxed(&s->owner);
-      if (c)
-        gm_mcache_remote_hint(c, s->spanclass);
-    }
-    return;
-  }
-  /* On an mcentral list: a full span becomes partial; a span whose last
-   * object this was goes back to the heap. Both need the central lock;
-   * the word check keeps the common case lock-free. */
-  if (st == GM_SPAN_FULL ||
-      ((old | bit) == (gm_load_relaxed(gm_span_abits(s, w)) & slot_mask(s, w)) &&
-       gm_span_all_freed_remote(s)))
-    gm_mcentral_span_freed(s);
 }
 
 const char *gm_span_check(gm_mspan_t *s) {
@@ -271,12 +223,12 @@ const char *gm_span_check(gm_mspan_t *s) {
     return "span tail bits not set";
   unsigned n = 0;
   for (unsigned w = 0; w < s->nwords; w++)
-    n += gm_popcount64(a[3 * w] & slot_mask(s, w));
+    n += gm_popcount64(a[3 * w] & gm_span_slot_mask(s, w));
   if (s->freeindex == 0 && n != s->alloc_count && s->state != GM_SPAN_LARGE)
     return "span alloc_count does not match alloc_bits";
   const uint64_t *lf = gm_span_lfree(s, 0);
   for (unsigned w = 0; w < s->nwords; w++)
-    if (lf[3 * w] & ~slot_mask(s, w))
+    if (lf[3 * w] & ~gm_span_slot_mask(s, w))
       return "span free bit past nelems";
   return NULL;
 }

@@ -152,6 +152,12 @@ GM_INLINE void gm_span_set_notify(gm_mspan_t *s, unsigned at) {
   s->notify_ctr = (uint16_t)(base - n);
 }
 
+/* The bits of word w that stand for real slots (not the permanent tail). */
+GM_INLINE uint64_t gm_span_slot_mask(const gm_mspan_t *s, unsigned w) {
+  unsigned tail = (unsigned)gm_load_relaxed(&s->nelems) & 63;
+  return (w == (unsigned)gm_load_relaxed(&s->nwords) - 1u && tail) ? ~(~0ULL << tail) : ~0ULL;
+}
+
 /* Object index of an offset within a small span (Go's divMul trick). */
 GM_INLINE size_t gm_span_obj_index(const gm_mspan_t *s, uintptr_t off) {
   return (size_t)(((uint64_t)off * s->divmul) >> 32);
@@ -205,9 +211,6 @@ bool gm_span_has_frees(gm_mspan_t *s);
 /* True if every allocated slot has a remote free recorded: the span is
  * empty once swept. Only meaningful for a span on an mcentral list. */
 bool gm_span_all_freed_remote(gm_mspan_t *s);
-
-/* Record a free of slot idx by a thread that does not own the span. */
-void gm_span_free_remote(gm_mspan_t *s, size_t idx, const void *p);
 
 /* Cumulative objects allocated from / freed into spans of each span class,
  * counted when sweeps fold them in (so the fast paths count nothing). */

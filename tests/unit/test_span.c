@@ -2,6 +2,7 @@
  * describe a fake address range (the objects are never touched). */
 #include "unit.h"
 
+#include "free.h"
 #include "span.h"
 
 #include <string.h>
@@ -67,7 +68,7 @@ static void test_class(unsigned cls, unsigned long long *rs) {
       *gm_span_lfree(s, i / 64) |= 1ULL << (i % 64);
       s->notify_ctr--; /* what the owner's free does */
     } else {
-      gm_span_free_remote(s, i, (void *)(s->base + i * s->elemsize));
+      gm_free_remote(s, i, (void *)(s->base + i * s->elemsize));
     }
   }
   CHECK(gm_span_has_frees(s) == (nfreed > 0), "class %u: has_frees", cls);
