@@ -7,8 +7,8 @@
  * free fast paths do no bookkeeping for it.
  *
  * Environment (read once at start):
- *   GOMALLOC_STATS=1        print gm_print_stats() to stderr at exit
- *   GOMALLOC_STATS=json     the same as JSON (gm_print_stats_json())
+ *   GOMALLOC_STATS=1        print gm_print_stats_fd() to stderr at exit
+ *   GOMALLOC_STATS=json     the same as JSON (gm_print_stats_json_fd())
  *   GOMALLOC_STATS_FILE=F   write the statistics to F instead of stderr
  *   GOMALLOC_HEAPMAP=F      write the heap map (gm_dump_heap_html()) to F at exit
  *   GOMALLOC_REPORT_PID=N   only process N reports (else every process does)
@@ -19,8 +19,8 @@
 #ifndef GOMALLOC_STATS_H
 #define GOMALLOC_STATS_H
 
+#include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 
 #ifndef GM_API
 #if defined(__GNUC__)
@@ -107,12 +107,20 @@ struct gm_stats {
  * freeing, and always self-consistent (the sums above hold). */
 GM_API int gm_stats(struct gm_stats *st);
 
+/* Where the printers write: called with each piece of text in turn. */
+typedef void (*gm_write_fn)(void *arg, const char *s, size_t n);
+
 /* The statistics as a table per size class (Go's columns plus live ones)
- * and the heap totals, or as one JSON object. Both take the statistics
- * first and then print with no allocator lock held. 0, or -1 on a write
- * error. */
-GM_API int gm_print_stats(FILE *f);
-GM_API int gm_print_stats_json(FILE *f);
+ * and the heap totals, or as one JSON object, passed to fn(arg, ...).
+ * Both take the statistics first and then print with no allocator lock
+ * held, and call no malloc. 0, or -1 with errno set if the statistics
+ * cannot be taken (ENOMEM). */
+GM_API int gm_print_stats_to(gm_write_fn fn, void *arg);
+GM_API int gm_print_stats_json_to(gm_write_fn fn, void *arg);
+/* The same, written to the file descriptor fd (write(2), retried on
+ * EINTR). 0, or -1 with errno set on a write error. */
+GM_API int gm_print_stats_fd(int fd);
+GM_API int gm_print_stats_json_fd(int fd);
 
 /* Write the heap map: one self-contained HTML file (inline SVG and a small
  * script, nothing fetched) drawing every arena as strips of pages, each
