@@ -22,6 +22,7 @@
 #include "arena.h"
 #include "error.h"
 #include "gomalloc.h"
+#include "heapdump.h"
 #include "mcache.h"
 #include "mcentral.h"
 #include "mheap.h"
@@ -383,14 +384,7 @@ __attribute__((destructor)) static void stats_at_exit(void) {
   int msg = report_out();
   if (heapmap_file[0]) {
     expand_pid(path, sizeof path, heapmap_file);
-    int rc = gm_dump_heap_html(path);
-    gm_fdout_t o = {.fd = msg};
-    const char *parts[] = {rc == 0 ? "gomalloc: heap map written to "
-                                   : "gomalloc: cannot write the heap map to ",
-                           path, rc == 0 ? "" : ": ", rc == 0 ? "" : strerror(errno), "\n"};
-    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
-      gm_fdout_write(&o, parts[i], strlen(parts[i]));
-    gm_fdout_flush(&o);
+    gm_heapdump_at_exit(path, msg);
   }
   if (stats_mode != STATS_OFF) {
     int fd = msg;
