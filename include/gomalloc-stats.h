@@ -1,5 +1,5 @@
 /* gomalloc-stats.h: heap statistics, the statistics printers and the heap
- * map (included by gomalloc.h).
+ * dump the heap map is drawn from (included by gomalloc.h).
  *
  * All of it is computed on demand from state the allocator keeps anyway
  * (span bitmaps, per-class sweep counters, page-heap counters) plus a
@@ -7,10 +7,12 @@
  * free fast paths do no bookkeeping for it.
  *
  * Environment (read once at start):
- *   GOMALLOC_STATS=1        print gm_print_stats() to stderr at exit
- *   GOMALLOC_STATS=json     the same as JSON (gm_print_stats_json())
+ *   GOMALLOC_STATS=1        print gm_print_stats_fd() to stderr at exit
+ *   GOMALLOC_STATS=json     the same as JSON (gm_print_stats_json_fd())
  *   GOMALLOC_STATS_FILE=F   write the statistics to F instead of stderr
- *   GOMALLOC_HEAPMAP=F      write the heap map (gm_dump_heap_html()) to F at exit
+ *   GOMALLOC_HEAPMAP=F      write the heap map to F at exit: a heap dump
+ *                           (gm_write_heap_dump()) beside F, drawn into F by
+ *                           `gomalloc heapmap` (see the README)
  *   GOMALLOC_REPORT_PID=N   only process N reports (else every process does)
  * In file names, %p stands for the process id (each process of a program
  * that forks or runs others then writes its own file). `gomalloc run` sets
@@ -19,8 +21,8 @@
 #ifndef GOMALLOC_STATS_H
 #define GOMALLOC_STATS_H
 
+#include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 
 #ifndef GM_API
 #if defined(__GNUC__)
@@ -107,22 +109,35 @@ struct gm_stats {
  * freeing, and always self-consistent (the sums above hold). */
 GM_API int gm_stats(struct gm_stats *st);
 
-/* The statistics as a table per size class (Go's columns plus live ones)
- * and the heap totals, or as one JSON object. Both take the statistics
- * first and then print with no allocator lock held. 0, or -1 on a write
- * error. */
-GM_API int gm_print_stats(FILE *f);
-GM_API int gm_print_stats_json(FILE *f);
+/* Where the printers write: called with each piece of text in turn. */
+typedef void (*gm_write_fn)(void *arg, const char *s, size_t n);
 
-/* Write the heap map: one self-contained HTML file (inline SVG and a small
- * script, nothing fetched) drawing every arena as strips of pages, each
- * span as a block coloured by size class and shaded by how full it is, and
- * free, released and large spans distinctly; hovering shows a span's fields
- * and allocation bitmap. Past 20000 spans (GOMALLOC_HEAPMAP_MAX_SPANS) or
- * 4 GiB it draws one summary block per 4 MiB chunk instead. Opening
- * FILE#selftest runs a self-check whose result goes into the title.
- * Returns 0, or -1 with errno set. */
-GM_API int gm_dump_heap_html(const char *path);
+/* The statistics as a table per size class (Go's columns plus live ones)
+ * and the heap totals, or as one JSON object, passed to fn(arg, ...).
+ * Both take the statistics first and then print with no allocator lock
+ * held, and call no malloc. 0, or -1 with errno set if the statistics
+ * cannot be taken (ENOMEM). */
+GM_API int gm_print_stats_to(gm_write_fn fn, void *arg);
+GM_API int gm_print_stats_json_to(gm_write_fn fn, void *arg);
+/* The same, written to the file descriptor fd (write(2), retried on
+ * EINTR). 0, or -1 with errno set on a write error. */
+GM_API int gm_print_stats_fd(int fd);
+GM_API int gm_print_stats_json_fd(int fd);
+
+/* Write a heap dump to the file descriptor fd: the heap's layout (every
+ * span with its fields and, up to 20000 spans (GOMALLOC_HEAPMAP_MAX_SPANS)
+ * and 4 GiB, its allocation bitmaps; every 4 MiB chunk's page bitmaps) and
+ * the statistics, in a small versioned text format (src/heapdump.h).
+ * `gomalloc heapmap -o FILE.html DUMP` draws it as the heap map: one
+ * self-contained HTML page (inline SVG and a small script, nothing
+ * fetched) drawing every arena as strips of pages, each span as a block
+ * coloured by size class and shaded by how full it is, and free, released
+ * and large spans distinctly; hovering shows a span's fields and
+ * allocation bitmap. Past 20000 spans or 4 GiB it draws one summary block
+ * per 4 MiB chunk instead. Opening FILE#selftest runs a self-check whose
+ * result goes into the title. Calls no malloc. Returns 0, or -1 with errno
+ * set. */
+GM_API int gm_write_heap_dump(int fd);
 
 #ifdef __cplusplus
 }

@@ -17,7 +17,6 @@
 #define GOMALLOC_H
 
 #include <stddef.h>
-#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -76,7 +75,7 @@ GM_API const char *gm_version(void);
 }
 #endif
 
-/* Statistics, heap map and printing (gm_stats, gm_print_stats, ...). */
+/* Statistics, their printers and the heap dump (gm_stats, gm_print_stats_fd, ...). */
 #include "gomalloc-stats.h"
 
 #endif /* GOMALLOC_H */

@@ -1,5 +1,5 @@
-/* stats.c: the heap census, gm_stats and the statistics printers (see
- * stats.h and include/gomalloc-stats.h).
+/* stats.c: the heap census, gm_stats and the report at exit (see stats.h
+ * and include/gomalloc-stats.h; the printers are in statsprint.c).
  *
  * Nothing here is maintained on the fast paths. The numbers come from:
  *   - a walk over every in-use span (arena page_in_use bits), reading each
@@ -15,14 +15,14 @@
  *   - a per-class sample of request sizes, taken on the malloc slow path
  *     (per mcache), for rounding waste (Go's memory profile works the same
  *     way: a sample of allocations, scaled up).
- * The walk holds every central lock and the heap lock, as the census does;
- * the printers copy the numbers out first and print with no lock held,
- * because stdio may call malloc. */
+ * The walk holds every central lock and the heap lock, as the census does.
+ * The report at exit writes with write(2) and calls no malloc. */
 #include "stats.h"
 
 #include "arena.h"
 #include "error.h"
 #include "gomalloc.h"
+#include "heapdump.h"
 #include "mcache.h"
 #include "mcentral.h"
 #include "mheap.h"
@@ -302,181 +302,6 @@ GM_API int gm_stats(struct gm_stats *st) {
   return 0;
 }
 
-/* ---- printing ---------------------------------------------------------------------- */
-
-/* "812 B", "1.5 KiB", "23.4 MiB", "1.25 GiB" (into buf of >= 16 bytes). */
-static const char *human(char *buf, size_t len, uint64_t v) {
-  static const char *unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  if (v < 1024) {
-    snprintf(buf, len, "%llu B", (unsigned long long)v);
-    return buf;
-  }
-  double d = (double)v;
-  unsigned u = 0;
-  while (d >= 1024 && u < 4) {
-    d /= 1024;
-    u++;
-  }
-  snprintf(buf, len, d < 10 ? "%.2f %s" : "%.1f %s", d, unit[u]);
-  return buf;
-}
-
-static double pct(uint64_t a, uint64_t b) { return b ? 100.0 * (double)a / (double)b : 0.0; }
-
-static void fill_for_print(struct gm_stats *st) {
-  st->size = sizeof *st;
-  gm_stats(st);
-}
-
-/* The statistics are big for a thread stack that may be small (printing
- * can run from a destructor of any thread), so they live in mapped memory. */
-static struct gm_stats *stats_snapshot(void) {
-  struct gm_stats *st = gm_sys_alloc(sizeof *st);
-  if (st)
-    fill_for_print(st);
-  return st;
-}
-
-static void stats_release(struct gm_stats *st) {
-  gm_sys_free(st, GM_ALIGN_UP(sizeof *st, gm_sys_page_size()));
-}
-
-GM_API int gm_print_stats(FILE *f) {
-  struct gm_stats *st = stats_snapshot();
-  if (!st)
-    return -1;
-  char a[32], b[32], c[32];
-  fprintf(f, "gomalloc %s heap statistics of %s, pid %ld\n", gm_version(),
-          program_invocation_short_name, (long)getpid());
-  fprintf(f, "%5s  %9s  %10s  %7s  %10s  %9s | %7s  %9s  %9s  %6s  %10s\n", "class", "bytes/obj",
-          "bytes/span", "objects", "tail waste", "max waste", "spans", "in use", "free", "util",
-          "waste");
-  unsigned hidden = 0;
-  for (unsigned k = 1; k < GM_STATS_NUM_CLASSES; k++) {
-    const struct gm_class_stats *cs = &st->classes[k];
-    if (!cs->spans && !cs->allocs) {
-      hidden++;
-      continue;
-    }
-    fprintf(f, "%5u  %9llu  %10llu  %7llu  %10llu  %8.2f%% | %7llu  %9llu  %9llu  %5.1f%%  %10s\n", k,
-            (unsigned long long)cs->size, (unsigned long long)cs->span_size,
-            (unsigned long long)cs->objects_per_span, (unsigned long long)cs->tail_waste,
-            cs->max_waste, (unsigned long long)cs->spans, (unsigned long long)cs->objects,
-            (unsigned long long)cs->free_objects, pct(cs->in_use_bytes, cs->span_bytes),
-            human(a, sizeof a, cs->tail_waste_bytes + cs->rounding_waste_bytes));
-  }
-  const struct gm_class_stats *lg = &st->classes[0];
-  fprintf(f, "%5s  %9s  %10s  %7s  %10s  %9s | %7llu  %9llu  %9s  %6s  %10s\n", "large", "-", "-",
-          "-", "-", "-", (unsigned long long)lg->spans, (unsigned long long)lg->objects, "-", "-",
-          "-");
-  uint64_t nsamples = 0;
-  for (unsigned k = 1; k < GM_STATS_NUM_CLASSES; k++)
-    nsamples += st->classes[k].samples;
-  fprintf(f,
-          "(%u size classes never used are not shown; `gomalloc sizeclasses` lists all."
-          " waste = tail waste + rounding, the latter estimated from %llu sampled requests)\n",
-          hidden, (unsigned long long)nsamples);
-  fprintf(f, "heap totals\n");
-  fprintf(f, "  %-14s %12s  arena address space, %llu arena(s) of 64 MiB\n", "reserved",
-          human(a, sizeof a, st->reserved_bytes), (unsigned long long)st->arenas);
-  fprintf(f, "  %-14s %12s  committed to the page heap\n", "mapped",
-          human(a, sizeof a, st->mapped_bytes));
-  fprintf(f, "  %-14s %12s  %llu spans: %llu cached, %llu partial, %llu full, %llu large (%s)\n",
-          "in spans", human(a, sizeof a, st->span_bytes), (unsigned long long)st->spans,
-          (unsigned long long)st->cached_spans, (unsigned long long)st->partial_spans,
-          (unsigned long long)st->full_spans, (unsigned long long)st->large_spans,
-          human(b, sizeof b, st->classes[0].in_use_bytes));
-  fprintf(f, "  %-14s %12s  %llu live objects at class size (%.1f%% of span bytes)\n",
-          "in objects", human(a, sizeof a, st->object_bytes), (unsigned long long)st->objects,
-          pct(st->object_bytes, st->span_bytes));
-  fprintf(f, "  %-14s %12s  estimated requested bytes of those objects\n", "requested",
-          human(a, sizeof a, st->requested_bytes));
-  fprintf(f, "  %-14s %12s  free slots in small spans, %s of them released to the OS\n",
-          "free slots", human(a, sizeof a, st->free_slot_bytes),
-          human(b, sizeof b, st->released_slot_bytes));
-  fprintf(f, "  %-14s %12s  tail %s + rounding %s (estimated)\n", "waste",
-          human(a, sizeof a, st->tail_waste_bytes + st->rounding_waste_bytes),
-          human(b, sizeof b, st->tail_waste_bytes), human(c, sizeof c, st->rounding_waste_bytes));
-  fprintf(f, "  %-14s %12s  free pages in the page heap, %s of them released to the OS\n",
-          "free", human(a, sizeof a, st->free_bytes), human(b, sizeof b, st->released_bytes));
-  fprintf(f, "  %-14s %12s  span structs, arena maps, page-heap index, thread caches\n",
-          "metadata", human(a, sizeof a, st->metadata_bytes));
-  fprintf(f, "  %-14s %12s  process RSS\n", "resident", human(a, sizeof a, st->resident_bytes));
-  fprintf(f, "  %llu allocs, %llu frees since start; %llu threads with a cache\n",
-          (unsigned long long)st->allocs, (unsigned long long)st->frees,
-          (unsigned long long)st->threads);
-  stats_release(st);
-  return ferror(f) ? -1 : 0;
-}
-
-static void json_u64(FILE *f, const char *k, uint64_t v, const char *sep) {
-  fprintf(f, "\"%s\": %llu%s", k, (unsigned long long)v, sep);
-}
-
-GM_API int gm_print_stats_json(FILE *f) {
-  struct gm_stats *st = stats_snapshot();
-  if (!st)
-    return -1;
-  fprintf(f, "{\n  \"gomalloc\": \"%s\",\n  \"version\": %u,\n  \"pid\": %ld,\n", gm_version(),
-          st->version, (long)getpid());
-  fputs("  \"heap\": {", f);
-#define H(field, sep) json_u64(f, #field, st->field, sep)
-  H(reserved_bytes, ", ");
-  H(mapped_bytes, ", ");
-  H(span_bytes, ", ");
-  H(object_bytes, ", ");
-  H(requested_bytes, ", ");
-  H(free_bytes, ", ");
-  H(released_bytes, ", ");
-  H(released_slot_bytes, ", ");
-  H(metadata_bytes, ", ");
-  H(resident_bytes, ", ");
-  H(free_slot_bytes, ", ");
-  H(tail_waste_bytes, ", ");
-  H(rounding_waste_bytes, "},\n");
-  fputs("  \"counts\": {", f);
-  H(spans, ", ");
-  H(small_spans, ", ");
-  H(large_spans, ", ");
-  H(cached_spans, ", ");
-  H(partial_spans, ", ");
-  H(full_spans, ", ");
-  H(arenas, ", ");
-  H(threads, ", ");
-  H(objects, ", ");
-  H(allocs, ", ");
-  H(frees, "},\n");
-#undef H
-  fputs("  \"classes\": [\n", f);
-  for (unsigned k = 0; k < GM_STATS_NUM_CLASSES; k++) {
-    const struct gm_class_stats *cs = &st->classes[k];
-    fprintf(f, "    {\"class\": %u, ", k);
-#define C(field, sep) json_u64(f, #field, cs->field, sep)
-    C(size, ", ");
-    C(span_size, ", ");
-    C(objects_per_span, ", ");
-    C(tail_waste, ", ");
-    fprintf(f, "\"max_waste\": %.2f, ", cs->max_waste);
-    C(spans, ", ");
-    C(objects, ", ");
-    C(free_objects, ", ");
-    C(in_use_bytes, ", ");
-    C(span_bytes, ", ");
-    fprintf(f, "\"utilization\": %.2f, ", pct(cs->in_use_bytes, cs->span_bytes));
-    C(allocs, ", ");
-    C(frees, ", ");
-    C(tail_waste_bytes, ", ");
-    C(rounding_waste_bytes, ", ");
-    C(samples, ", ");
-    C(sampled_request_bytes, "}");
-#undef C
-    fputs(k + 1 < GM_STATS_NUM_CLASSES ? ",\n" : "\n", f);
-  }
-  fputs("  ]\n}\n", f);
-  stats_release(st);
-  return ferror(f) ? -1 : 0;
-}
-
 /* ---- GOMALLOC_STATS / GOMALLOC_HEAPMAP ---------------------------------------------- */
 
 enum { STATS_OFF = GM_OPT_STATS_OFF, STATS_TEXT = GM_OPT_STATS_TEXT,
@@ -508,17 +333,12 @@ void gm_stats_env_init(void) {
 
 /* Where the report goes: the copy of stderr if it is still the same file,
  * else whatever fd 2 is now. */
-static FILE *report_stream(void) {
+static int report_out(void) {
   struct stat sb;
-  int fd = 2;
   if (report_fd >= 0 && fstat(report_fd, &sb) == 0 && sb.st_dev == report_dev &&
       sb.st_ino == report_ino)
-    fd = report_fd;
-  int d = dup(fd);
-  FILE *f = d >= 0 ? fdopen(d, "w") : NULL;
-  if (!f && d >= 0)
-    close(d);
-  return f;
+    return report_fd;
+  return 2;
 }
 
 /* A file name with %p replaced by the pid (and %% by %). */
@@ -550,33 +370,32 @@ __attribute__((destructor)) static void stats_at_exit(void) {
   if (report_pid > 0 && (long)getpid() != report_pid)
     return;
   int saved = errno;
-  FILE *msg = report_stream();
+  int msg = report_out();
   if (heapmap_file[0]) {
     expand_pid(path, sizeof path, heapmap_file);
-    int rc = gm_dump_heap_html(path);
-    if (msg && rc == 0)
-      fprintf(msg, "gomalloc: heap map written to %s\n", path);
-    else if (msg)
-      fprintf(msg, "gomalloc: cannot write the heap map to %s: %s\n", path, strerror(errno));
+    gm_heapdump_at_exit(path, msg);
   }
   if (stats_mode != STATS_OFF) {
-    FILE *f = msg;
+    int fd = msg;
     if (stats_file[0]) {
       expand_pid(path, sizeof path, stats_file);
-      f = fopen(path, "w");
-      if (!f && msg)
-        fprintf(msg, "gomalloc: cannot open %s: %s\n", path, strerror(errno));
+      fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+      if (fd < 0) {
+        gm_fdout_t o = {.fd = msg};
+        const char *parts[] = {"gomalloc: cannot open ", path, ": ", strerror(errno), "\n"};
+        for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+          gm_fdout_write(&o, parts[i], strlen(parts[i]));
+        gm_fdout_flush(&o);
+      }
     }
-    if (f) {
+    if (fd >= 0) {
       if (stats_mode == STATS_JSON)
-        gm_print_stats_json(f);
+        gm_print_stats_json_fd(fd);
       else
-        gm_print_stats(f);
-      if (f != msg)
-        fclose(f);
+        gm_print_stats_fd(fd);
+      if (fd != msg)
+        close(fd);
     }
   }
-  if (msg)
-    fclose(msg);
   errno = saved;
 }

@@ -1,7 +1,8 @@
 /* stats.h: heap census: walks every arena's spans and adds up what it
  * finds, for tests, debug checks and statistics (Go's mstats, computed on
  * demand instead of maintained on the fast paths). The public statistics
- * (gm_stats, the printers) are built on the same walk; see stats.c. */
+ * (gm_stats, the printers) are built on the same walk; see stats.c and
+ * statsprint.c. */
 #ifndef GM_STATS_H
 #define GM_STATS_H
 
@@ -37,6 +38,18 @@ void gm_stats_env_init(void);
  * owner's fields relaxed: exact when the span's owner is quiescent. */
 void gm_stats_span_word(gm_mspan_t *s, unsigned w, size_t freeindex, uint64_t *used,
                         uint64_t *pending);
+
+/* gm_fdout_write is a gm_write_fn (gomalloc-stats.h) that collects text in
+ * buf and writes it to fd with write(2) when full and on gm_fdout_flush;
+ * the first write error is kept in err and stops further writes. No
+ * malloc. In statsprint.c. */
+typedef struct gm_fdout {
+  int fd, err;
+  size_t n;
+  char buf[4096];
+} gm_fdout_t;
+void gm_fdout_write(void *arg, const char *s, size_t n);
+void gm_fdout_flush(gm_fdout_t *o);
 
 /* Worst-case share of a span of class cls lost to rounding and its tail,
  * in percent (Go's "max waste" column). */

@@ -7,6 +7,7 @@
  * Exit status: 0 success, 1 runtime failure (e.g. stdout write error),
  * 2 usage error (unknown subcommand or flag). */
 #define _XOPEN_SOURCE 700 /* POSIX 2008 with realpath */
+#include "heapmap_render.h"
 #include "options.h"
 #include "sizeclasses.h"
 
@@ -129,6 +130,8 @@ static void help_run(FILE *f) {
         "  --stats-file FILE    write the statistics to FILE instead of stderr (implies\n"
         "                       --stats)\n"
         "  --heapmap FILE       write a heap map at exit: one HTML page drawing every span\n"
+        "                       (the program writes a heap dump beside FILE and runs\n"
+        "                       'gomalloc heapmap' to draw it)\n"
         "  --all-processes      report on every process of the program that uses gomalloc\n"
         "                       (its children too; use %p, the process id, in file names),\n"
         "                       not only on PROGRAM itself\n"
@@ -226,7 +229,7 @@ static const char *option_value(int argc, char **argv, int *i, const char *name,
   if (argv[*i][l] != 0)
     return NULL;
   if (*i + 1 >= argc) {
-    fprintf(stderr, "gomalloc run: %s needs a value\n", name);
+    fprintf(stderr, "gomalloc %s: %s needs a value\n", argv[0], name);
     *bad = 1;
     return NULL;
   }
@@ -349,6 +352,64 @@ static int cmd_run(int argc, char **argv) {
   return err == ENOENT ? 127 : 126;
 }
 
+/* ---- heapmap ---------------------------------------------------------------------- */
+
+static void help_heapmap(FILE *f) {
+  fputs("usage: gomalloc heapmap -o FILE.html DUMP\n"
+        "\n"
+        "Draw a heap dump as the heap map: one self-contained HTML page drawing every\n"
+        "arena as strips of pages and every span as a block coloured by size class and\n"
+        "shaded by how full it is; hovering shows a span's fields and allocation bitmap.\n"
+        "Past 20000 spans it draws one summary block per 4 MiB chunk. FILE.html#selftest\n"
+        "runs the page's self-check.\n"
+        "\n"
+        "A program run with GOMALLOC_HEAPMAP=FILE.html (or 'gomalloc run --heapmap')\n"
+        "writes DUMP at exit and runs this command itself; a program can also write one\n"
+        "at any time with gm_write_heap_dump().\n"
+        "\n"
+        "  -o, --output FILE  the page to write (replaced at once, never half-written)\n"
+        "  --help             show this help\n",
+        f);
+}
+
+static int cmd_heapmap(int argc, char **argv) {
+  const char *out = NULL, *dump = NULL;
+  int bad = 0;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i], *v;
+    if (is_help_flag(a)) {
+      help_heapmap(stdout);
+      return 0;
+    }
+    if (strcmp(a, "--") == 0 && i + 1 < argc && !dump) {
+      dump = argv[++i];
+    } else if ((v = option_value(argc, argv, &i, "-o", &bad)) != NULL ||
+               (v = option_value(argc, argv, &i, "--output", &bad)) != NULL) {
+      out = v;
+    } else if (bad) {
+      return EXIT_USAGE;
+    } else if (a[0] == '-') {
+      return bad_flag(argv[0], a);
+    } else if (!dump) {
+      dump = a;
+    } else {
+      fprintf(stderr, "gomalloc heapmap: unexpected argument '%s'\n", a);
+      return EXIT_USAGE;
+    }
+  }
+  if (!dump || !out || !*out) {
+    fprintf(stderr, "gomalloc heapmap: needs -o FILE and a DUMP\n"
+                    "Run 'gomalloc heapmap --help' for usage.\n");
+    return EXIT_USAGE;
+  }
+  char err[1024];
+  if (gm_heapmap_render_file(dump, out, err, sizeof err) != 0) {
+    fprintf(stderr, "gomalloc heapmap: %s\n", err);
+    return 1;
+  }
+  return 0;
+}
+
 /* ---- help ------------------------------------------------------------------------- */
 
 static void help_help(FILE *f) {
@@ -386,6 +447,7 @@ static int cmd_help(int argc, char **argv) {
 static const struct command commands[] = {
     {"sizeclasses", "print the size-class table", cmd_sizeclasses, help_sizeclasses},
     {"run", "run a program with gomalloc, with heap statistics or a heap map", cmd_run, help_run},
+    {"heapmap", "draw a heap dump as the heap map (an HTML page)", cmd_heapmap, help_heapmap},
     {"help", "show help for a command", cmd_help, help_help},
 };
 

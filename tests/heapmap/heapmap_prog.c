@@ -1,15 +1,20 @@
 /* heapmap_prog: builds a heap with a bit of everything, writes its heap
- * map with gm_dump_heap_html and prints how many spans and chunks the map
- * must show, counted independently by the census:
+ * map the way GOMALLOC_HEAPMAP does at exit (a heap dump with
+ * gm_write_heap_dump, FILE.html.dump, drawn by the tools' renderer) and
+ * prints how many spans and chunks the map must show, counted
+ * independently by the census:
  *   spans=N chunks=M
  * Usage: heapmap_prog [--many] FILE.html
  *   --many: more than 20000 spans, so the map draws per-chunk summaries. */
 #include "gomalloc.h"
+#include "heapmap_render.h"
 #include "stats.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void *keep[60000];
 
@@ -57,10 +62,20 @@ int main(int argc, char **argv) {
     fprintf(stderr, "heapmap_prog: census: %s\n", c.error);
     return 1;
   }
-  if (gm_dump_heap_html(path) != 0) {
-    perror("gm_dump_heap_html");
+  /* The renderer runs on glibc's malloc (this program links the
+   * no-override library), so drawing leaves the heap as it was. */
+  char dump[4096], err[1024];
+  snprintf(dump, sizeof dump, "%s.dump", path);
+  int fd = open(dump, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0 || gm_write_heap_dump(fd) != 0 || close(fd) != 0) {
+    perror("gm_write_heap_dump");
     return 1;
   }
+  if (gm_heapmap_render_file(dump, path, err, sizeof err) != 0) {
+    fprintf(stderr, "heapmap_prog: %s\n", err);
+    return 1;
+  }
+  unlink(dump);
   printf("spans=%zu chunks=%zu\n", c.small_spans + c.large_spans, c.total_pages / 512);
   return 0;
 }

@@ -12,6 +12,9 @@
 
 #define SLOTS 30000
 
+/* The printer's output into a stdio stream (here an open_memstream). */
+static void to_file(void *arg, const char *s, size_t n) { fwrite(s, 1, n, arg); }
+
 static void *blk[SLOTS];
 static uint64_t live_bytes, live_objs;
 static uint64_t n_alloc[GM_STATS_NUM_CLASSES], n_free[GM_STATS_NUM_CLASSES];
@@ -161,7 +164,7 @@ int main(void) {
   char *buf = NULL;
   size_t len = 0;
   FILE *f = open_memstream(&buf, &len);
-  CHECK(gm_print_stats(f) == 0, "gm_print_stats failed");
+  CHECK(gm_print_stats_to(to_file, f) == 0, "gm_print_stats_to failed");
   fclose(f);
   CHECK(buf && strstr(buf, "class  bytes/obj  bytes/span  objects  tail waste  max waste |"),
         "no table header:\n%s", buf);

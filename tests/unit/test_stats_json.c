@@ -1,4 +1,4 @@
-/* gm_print_stats_json: the output is valid JSON (checked by a strict
+/* gm_print_stats_json_to: the output is valid JSON (checked by a strict
  * little parser here: the unit tests have no scripting language) and every
  * number in it matches gm_stats taken right after, on a quiescent heap. */
 #include "stats_check.h"
@@ -11,6 +11,9 @@
 /* ---- a strict JSON parser that records every number by its path --------- */
 
 #define MAXNUM 4096
+/* The printer's output into a stdio stream (here an open_memstream). */
+static void to_file(void *arg, const char *s, size_t n) { fwrite(s, 1, n, arg); }
+
 static struct {
   char path[96];
   double v;
@@ -212,7 +215,7 @@ int main(void) {
   char *buf = NULL;
   size_t len = 0;
   FILE *f = open_memstream(&buf, &len);
-  CHECK(gm_print_stats_json(f) == 0, "gm_print_stats_json failed");
+  CHECK(gm_print_stats_json_to(to_file, f) == 0, "gm_print_stats_json_to failed");
   fclose(f);
   take_stats(&st); /* the heap has not changed: stdio uses glibc's malloc here */
   check_quiescent(&st, "json");
