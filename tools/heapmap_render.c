@@ -9,6 +9,8 @@
 #include "span.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -579,11 +581,20 @@ int gm_heapmap_render_file(const char *dump_path, const char *html_path, char *e
   fclose(in);
   if (rc != 0)
     return -1;
+  /* A regular file (or a new one) is written under a temporary name and
+   * renamed, so a reader never sees half a page. Anything else (/dev/null,
+   * a FIFO, /dev/stdout) is written in place: a rename would replace the
+   * device node itself, and as root that broke /dev/null machine-wide. */
+  struct stat st;
+  bool in_place = stat(html_path, &st) == 0 && !S_ISREG(st.st_mode);
   size_t n = strlen(html_path) + 32;
   char *tmp = malloc(n);
   FILE *f = NULL;
   if (tmp) {
-    snprintf(tmp, n, "%s.tmp.%ld", html_path, (long)getpid());
+    if (in_place)
+      snprintf(tmp, n, "%s", html_path);
+    else
+      snprintf(tmp, n, "%s.tmp.%ld", html_path, (long)getpid());
     f = fopen(tmp, "w");
   }
   if (!f) {
@@ -599,13 +610,14 @@ int gm_heapmap_render_file(const char *dump_path, const char *html_path, char *e
     rc = -1;
     e = errno;
   }
-  if (rc == 0 && rename(tmp, html_path) != 0) {
+  if (rc == 0 && !in_place && rename(tmp, html_path) != 0) {
     rc = -1;
     e = errno;
   }
   if (rc != 0) {
     snprintf(err, errlen, "%s: %s", html_path, strerror(e ? e : EIO));
-    unlink(tmp);
+    if (!in_place)
+      unlink(tmp);
   }
   free(tmp);
   gm_heapmap_free(&h);

@@ -66,4 +66,19 @@ expect_rc 0 "$cli" run --heapmap "$out/run-heapmap.html" -- ls -lR /usr/include
 grep -q 'heap map written to' "$out/run.err" || fail "no heap map message"
 grep -q '<svg id="heapsvg"' "$out/run-heapmap.html" || fail "no heap map written"
 grep -q '<rect class="s" data-i="0"' "$out/run-heapmap.html" || fail "heap map has no spans"
+
+# A heap map written to something that is not a regular file is written
+# into it, never renamed over it: with the map sent to /dev/null, a rename
+# replaced the device with a regular file (as root, for the whole machine).
+# A FIFO in the scratch directory stands in for the device.
+fifo=$out/map.fifo
+rm -f "$fifo" "$out/fifo.html"
+mkfifo "$fifo" || fail "mkfifo failed"
+timeout 60 cat "$fifo" >"$out/fifo.html" &
+reader=$!
+expect_rc 0 "$cli" run --heapmap "$fifo" -- ls /usr/include
+wait "$reader" 2>/dev/null || true
+[ -p "$fifo" ] || fail "the heap map replaced the FIFO $fifo instead of writing into it"
+grep -q '<svg id="heapsvg"' "$out/fifo.html" || fail "no heap map came through the FIFO"
+rm -f "$fifo"
 echo "PASS"
