@@ -141,7 +141,7 @@ void gm_background_poke(void) {
   pthread_attr_destroy(&attr);
 }
 
-void gm_background_after_fork_child(void) {
+void gm_background_fork_child(void) {
   /* The thread did not survive the fork; the next growth restarts it. */
   gm_store_relaxed(&started, 0);
 }

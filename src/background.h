@@ -7,6 +7,6 @@
  * called with no allocator lock held. */
 void gm_background_poke(void);
 
-void gm_background_after_fork_child(void);
+void gm_background_fork_child(void);
 
 #endif

@@ -54,6 +54,14 @@
  * side: span metadata, mcaches. */
 #define GM_PREFETCH_BLOCK 256
 
+/* Above this many spans the heap map draws one summary per 4 MiB chunk
+ * (GOMALLOC_HEAPMAP_MAX_SPANS overrides it; heapmap.c). */
+#define GM_HEAPMAP_MAX_SPANS 20000
+
+/* Debug builds fill freed small slots, and fresh spans made from used
+ * pages, with this byte (debugheap.c checks it on reuse). */
+#define GM_DBG_FREE_BYTE 0xdf
+
 #ifndef GM_DEBUG
 #define GM_DEBUG 0
 #endif

@@ -299,8 +299,5 @@ size_t gm_dbg_size(gm_mspan_t *s, const void *p) {
 
 uintptr_t gm_dbg_large_ptr(const gm_mspan_t *s) { return s->base + s->dbg_off; }
 
-void gm_dbg_span_fresh(gm_mspan_t *s) {
-  memset((void *)s->base, GM_DBG_FREE_BYTE, s->npages << GM_PAGE_SHIFT);
-}
 
 #endif /* GM_DEBUG */

@@ -27,7 +27,6 @@
 
 #include "span.h"
 
-#define GM_DBG_FREE_BYTE 0xdf   /* fills freed small slots */
 #define GM_DBG_CANARY_BYTE 0xcb /* fills the slack around blocks */
 #define GM_DBG_TRAILER 8        /* bytes at the end of a small slot */
 
@@ -46,9 +45,6 @@ void *gm_dbg_resize_in_place(gm_mspan_t *s, void *p, size_t size);
 size_t gm_dbg_size(gm_mspan_t *s, const void *p);
 /* The user pointer of large span s. */
 uintptr_t gm_dbg_large_ptr(const gm_mspan_t *s);
-/* A small span made from pages that may hold old data: fill it so that
- * every slot looks freed. */
-void gm_dbg_span_fresh(gm_mspan_t *s);
 #endif
 
 #endif

@@ -21,7 +21,6 @@
  * leaves out the slot bitmaps and the map draws per-chunk summaries.
  * GOMALLOC_HEAPMAP_MAX_SPANS overrides the span limit (read by
  * gm_heap_visit). */
-#define GM_HEAPMAP_MAX_SPANS 20000
 #define GM_HEAPMAP_MAX_CHUNKS 1024 /* 4 GiB mapped */
 
 /* The heap as a whole, given first. */

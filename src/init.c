@@ -36,27 +36,26 @@ pthread_key_t gm_thread_key;
 static void fork_prepare(void) {
   if (gm_load_acquire(&gm_init_state) != GM_INIT_DONE)
     return;
-  gm_mcache_lock_all();
-  gm_mcentral_lock_for_fork();
-  gm_mheap_lock_all();
+  gm_mcache_fork_prepare();
+  gm_mcentral_fork_prepare();
+  gm_mheap_fork_prepare();
 }
 
 static void fork_parent(void) {
   if (gm_load_acquire(&gm_init_state) != GM_INIT_DONE)
     return;
-  gm_mheap_unlock_all();
-  gm_mcentral_unlock_after_fork();
-  gm_mcache_unlock_all();
+  gm_mheap_fork_parent();
+  gm_mcentral_fork_parent();
+  gm_mcache_fork_parent();
 }
 
 static void fork_child(void) {
   if (gm_load_acquire(&gm_init_state) != GM_INIT_DONE)
     return;
-  gm_mheap_reinit_locks();
-  gm_mcentral_reinit_locks();
-  gm_mcache_after_fork_child_locks();
-  gm_mcache_after_fork_child();
-  gm_background_after_fork_child();
+  gm_mheap_fork_child();
+  gm_mcentral_fork_child();
+  gm_mcache_fork_child();
+  gm_background_fork_child();
 }
 
 void gm_init(void) {
@@ -70,6 +69,7 @@ void gm_init(void) {
     gm_scavenger_read_options();
     gm_mcentral_init();
     gm_mheap_init();
+    gm_store_relaxed(&gm_mheap_grow_hook, gm_background_poke);
     if (pthread_key_create(&gm_thread_key, gm_mcache_thread_exit) != 0)
       gm_fatal("cannot create the thread-exit key", NULL, "pthread_key_create failed");
     gm_store_release(&gm_init_state, GM_INIT_DONE);

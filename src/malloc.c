@@ -62,7 +62,6 @@
  * needzero says the memory may be dirty. */
 #include "mallocgc.h"
 
-#include "background.h"
 #include "error.h"
 #include "gomalloc.h"
 #include "mcentral.h"
@@ -91,7 +90,7 @@ GM_NOINLINE void *gm_malloc_large(size_t size, size_t align_pages) {
     gm_mcache_oom_release(); /* spans kept by caches, then try again */
     s = gm_mheap_alloc_span(npages, gm_make_spanclass(0, false), align_pages, GM_SPAN_LARGE, NULL);
   }
-  gm_background_poke();
+  gm_mheap_after_alloc(); /* no lock held */
   return s ? (void *)s->base : NULL;
 }
 

@@ -5,7 +5,6 @@
  * fork in mcache_registry.c. See mcache.h. */
 #include "mcache_internal.h"
 
-#include "background.h"
 #include "error.h"
 #include "mcentral.h"
 #include "mheap.h"
@@ -399,8 +398,8 @@ GM_NOINLINE void *gm_mcache_alloc_slow(size_t size) {
   }
   gm_cache_unlock(c);
   gm_mcache_uncache_list(old);
-  /* Here no lock is held and the cache is consistent, so starting the
-   * background thread (pthread_create allocates) is safe. */
-  gm_background_poke();
+  /* Here no lock is held and the cache is consistent, so the hook may
+   * start the background thread (pthread_create allocates). */
+  gm_mheap_after_alloc();
   return p;
 }

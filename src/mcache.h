@@ -143,9 +143,10 @@ void gm_mcache_sum_counts(uint64_t *nmalloc, uint64_t *nfree, uint64_t *sample_n
 void gm_mcache_for_each(void (*fn)(gm_mcache_t *c, void *arg), void *arg);
 size_t gm_mcache_count(void);
 
-void gm_mcache_lock_all(void);
-void gm_mcache_unlock_all(void);
-void gm_mcache_after_fork_child_locks(void);
-void gm_mcache_after_fork_child(void);
+/* Fork hooks (scheme in mcentral.h); _fork_child also gives back the
+ * spans of the threads that do not exist in the child. */
+void gm_mcache_fork_prepare(void);
+void gm_mcache_fork_parent(void);
+void gm_mcache_fork_child(void);
 
 #endif

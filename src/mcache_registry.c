@@ -173,17 +173,13 @@ void gm_mcache_sum_counts(uint64_t *nmalloc, uint64_t *nfree, uint64_t *sample_n
 size_t gm_mcache_count(void) { return gm_load_relaxed(&registry_count); }
 
 /* Fork: the registry and orphan locks come first in the lock order. */
-void gm_mcache_lock_all(void) {
+void gm_mcache_fork_prepare(void) {
   gm_lock_for_fork(&gm_mcache_registry_lock);
   gm_lock_for_fork(&gm_mcache_orphan_lock);
 }
-void gm_mcache_unlock_all(void) {
+void gm_mcache_fork_parent(void) {
   gm_unlock_after_fork(&gm_mcache_orphan_lock);
   gm_unlock_after_fork(&gm_mcache_registry_lock);
-}
-void gm_mcache_after_fork_child_locks(void) {
-  gm_lock_reinit(&gm_mcache_registry_lock);
-  gm_lock_reinit(&gm_mcache_orphan_lock);
 }
 
 /* Give back one span of a vanished thread's cache, once. */
@@ -193,8 +189,10 @@ static void child_release(gm_mcache_t *c, gm_mspan_t *s) {
   gm_mcentral_uncache_span(s); /* clears owner: a second sighting is skipped */
 }
 
-void gm_mcache_after_fork_child(void) {
-  /* Called with every lock re-initialised. The other threads do not exist
+void gm_mcache_fork_child(void) {
+  gm_lock_reinit(&gm_mcache_registry_lock);
+  gm_lock_reinit(&gm_mcache_orphan_lock);
+  /* Called with every lock below re-initialised. The other threads do not exist
    * in the child; give their cached spans back so nothing leaks. One of
    * them may have been inside its lock-free fast path or in the middle of
    * updating its cache at the fork, so its lists are walked by next only

@@ -45,9 +45,7 @@
  * the lock before acting. */
 #include "mcentral.h"
 
-#include "debugheap.h"
 #include "error.h"
-#include "mcache.h"
 #include "mheap.h"
 #include "scavenger.h"
 
@@ -136,7 +134,7 @@ gm_mspan_t *gm_mcentral_cache_span(gm_mcentral_t *mc, struct gm_mcache *c) {
       gm_mheap_alloc_span(gm_class_to_allocnpages[cls], mc->spanclass, 1, GM_SPAN_CACHED, c);
 #if GM_DEBUG
   if (ns && ns->needzero)
-    gm_dbg_span_fresh(ns);
+    gm_span_dbg_fill(ns);
 #endif
   return ns;
 }
@@ -314,15 +312,15 @@ void gm_mcentral_unlock_all(void) {
   for (unsigned i = GM_NUM_SPAN_CLASSES; i-- > 0;)
     gm_unlock(&gm_central[i].lock);
 }
-void gm_mcentral_lock_for_fork(void) {
+void gm_mcentral_fork_prepare(void) {
   for (unsigned i = 0; i < GM_NUM_SPAN_CLASSES; i++)
     gm_lock_for_fork(&gm_central[i].lock);
 }
-void gm_mcentral_unlock_after_fork(void) {
+void gm_mcentral_fork_parent(void) {
   for (unsigned i = GM_NUM_SPAN_CLASSES; i-- > 0;)
     gm_unlock_after_fork(&gm_central[i].lock);
 }
-void gm_mcentral_reinit_locks(void) {
+void gm_mcentral_fork_child(void) {
   for (unsigned i = 0; i < GM_NUM_SPAN_CLASSES; i++)
     gm_lock_reinit(&gm_central[i].lock);
 }

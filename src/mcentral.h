@@ -58,10 +58,16 @@ GM_INLINE bool gm_mcentral_has_partial(gm_mcentral_t *mc) {
   return gm_load_relaxed(&mc->partial.n) || gm_load_relaxed(&mc->partial_released.n);
 }
 
+/* Every class's lock, for a consistent census (stats.c, heapmap.c). */
 void gm_mcentral_lock_all(void);
-void gm_mcentral_lock_for_fork(void);
-void gm_mcentral_unlock_after_fork(void);
 void gm_mcentral_unlock_all(void);
-void gm_mcentral_reinit_locks(void);
+
+/* Fork hooks, one naming scheme for every layer: gm_<layer>_fork_prepare
+ * takes the layer's locks before fork, _fork_parent releases them after,
+ * _fork_child re-initialises them in the child (init.c calls them in
+ * layer order: down the stack before fork, up it after). */
+void gm_mcentral_fork_prepare(void);
+void gm_mcentral_fork_parent(void);
+void gm_mcentral_fork_child(void);
 
 #endif

@@ -14,12 +14,13 @@
 
 #include "arena.h"
 #include "error.h"
-#include "mcentral.h"
 #include "os.h"
 #include "options.h" /* GOMALLOC_RETAIN_MAX */
 
 #include <errno.h>
 #include <stddef.h>
+
+void (*gm_mheap_grow_hook)(void);
 
 gm_mheap_t gm_heap = {.lock = GM_LOCK_INIT};
 
@@ -302,6 +303,6 @@ void gm_mheap_shrink_span(gm_mspan_t *s, size_t new_npages) {
   gm_unlock(&h->lock);
 }
 
-void gm_mheap_lock_all(void) { gm_lock_for_fork(&gm_heap.lock); }
-void gm_mheap_unlock_all(void) { gm_unlock_after_fork(&gm_heap.lock); }
-void gm_mheap_reinit_locks(void) { gm_lock_reinit(&gm_heap.lock); }
+void gm_mheap_fork_prepare(void) { gm_lock_for_fork(&gm_heap.lock); }
+void gm_mheap_fork_parent(void) { gm_unlock_after_fork(&gm_heap.lock); }
+void gm_mheap_fork_child(void) { gm_lock_reinit(&gm_heap.lock); }

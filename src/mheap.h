@@ -77,9 +77,21 @@ size_t gm_mheap_retained_locked(void);
 bool gm_mheap_grow_span(gm_mspan_t *s, size_t new_npages);
 void gm_mheap_shrink_span(gm_mspan_t *s, size_t new_npages);
 
-/* Fork support (init.c). */
-void gm_mheap_lock_all(void);
-void gm_mheap_unlock_all(void);
-void gm_mheap_reinit_locks(void);
+/* The heap may have grown. The slow paths of malloc (mcache.c, malloc.c)
+ * call gm_mheap_after_alloc once they hold no lock, so the hook may
+ * allocate. init.c points it at gm_background_poke, which starts the
+ * background thread once the heap has mapped 16 MiB: a hook, so that no
+ * layer below that thread calls up into it (tests/structure checks). */
+extern void (*gm_mheap_grow_hook)(void);
+GM_INLINE void gm_mheap_after_alloc(void) {
+  void (*hook)(void) = gm_load_relaxed(&gm_mheap_grow_hook);
+  if (hook)
+    hook();
+}
+
+/* Fork hooks (scheme in mcentral.h). */
+void gm_mheap_fork_prepare(void);
+void gm_mheap_fork_parent(void);
+void gm_mheap_fork_child(void);
 
 #endif

@@ -14,7 +14,6 @@
 #include "options.h"
 
 #include "error.h"
-#include "heapmap.h" /* GM_HEAPMAP_MAX_SPANS */
 #include "internal.h"
 
 #include <limits.h>

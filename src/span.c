@@ -232,3 +232,9 @@ const char *gm_span_check(gm_mspan_t *s) {
       return "span free bit past nelems";
   return NULL;
 }
+
+#if GM_DEBUG
+void gm_span_dbg_fill(gm_mspan_t *s) {
+  memset((void *)s->base, GM_DBG_FREE_BYTE, s->npages << GM_PAGE_SHIFT);
+}
+#endif

@@ -225,4 +225,11 @@ GM_INLINE void gm_span_count_frees(gm_mspan_t *s, unsigned n) {
 /* Internal consistency checks for debug builds and tests; NULL if fine. */
 const char *gm_span_check(gm_mspan_t *s);
 
+#if GM_DEBUG
+/* Debug builds: a small span made from pages that may hold old data is
+ * filled so that every slot looks freed (the checked heap, debugheap.c,
+ * verifies the fill when a slot is handed out). */
+void gm_span_dbg_fill(gm_mspan_t *s);
+#endif
+
 #endif /* GM_SPAN_H */
