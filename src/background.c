@@ -40,6 +40,7 @@
 #include "mcache.h"
 #include "mcentral.h"
 #include "mheap.h"
+#include "options.h"
 #include "os.h"
 #include "scavenger.h"
 
@@ -92,7 +93,7 @@ static void *background_main(void *arg) {
     credit += CREDIT_PER_TICK_NS;
     if (credit > CREDIT_MAX_NS)
       credit = CREDIT_MAX_NS;
-    if (gm_load_relaxed(&gm_scav_options.off))
+    if (!gm_load_relaxed(&gm_options.scavenger))
       continue;
 
     size_t retained, target = gm_scavenger_target(&window, tick, &retained);
@@ -121,7 +122,7 @@ static void *background_main(void *arg) {
 }
 
 void gm_background_poke(void) {
-  if (gm_scav_options.off || gm_load_relaxed(&started))
+  if (!gm_options.scavenger || gm_load_relaxed(&started))
     return;
   if (gm_load_relaxed(&gm_heap.mapped_bytes) < START_BYTES)
     return;

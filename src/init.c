@@ -19,7 +19,6 @@
 #include "mheap.h"
 #include "options.h"
 #include "os.h"
-#include "scavenger.h"
 #include "sizeclass.h"
 #include "stats.h" /* stats hook: GOMALLOC_STATS / GOMALLOC_HEAPMAP */
 
@@ -66,7 +65,6 @@ void gm_init(void) {
     gm_options_read(); /* every GOMALLOC_* variable, before anything reads one */
     gm_stats_env_init(); /* stats hook: report options; written by a destructor in stats.c */
     gm_sizeclass_init(gm_options.align8);
-    gm_scavenger_read_options();
     gm_mcentral_init();
     gm_mheap_init();
     gm_store_relaxed(&gm_mheap_grow_hook, gm_background_poke);

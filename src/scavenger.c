@@ -57,17 +57,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-gm_scav_options_t gm_scav_options; /* from gm_options at start */
 uint32_t gm_scav_epoch;
 
 #define BATCH_BYTES ((size_t)4 << 20) /* per heap-lock hold */
 
-
-void gm_scavenger_read_options(void) {
-  gm_scav_options.off = !gm_options.scavenger;
-  gm_scav_options.margin_pct = gm_options.scavenger_margin;
-  gm_scav_options.retain_max = gm_options.retain_max;
-}
 
 static void release_range(uintptr_t base, size_t len) { gm_sys_unused((void *)base, len); }
 
@@ -90,9 +83,9 @@ size_t gm_scavenger_target(gm_scav_window_t *w, uint32_t tick, size_t *retained)
   for (int i = 0; i < GM_SCAV_WINDOW_TICKS; i++)
     if (w->inuse[i] > peak)
       peak = w->inuse[i];
-  size_t target = peak + peak / 100 * gm_scav_options.margin_pct;
-  if (gm_scav_options.retain_max && target > gm_scav_options.retain_max)
-    target = gm_scav_options.retain_max;
+  size_t target = peak + peak / 100 * gm_options.scavenger_margin;
+  if (gm_options.retain_max && target > gm_options.retain_max)
+    target = gm_options.retain_max;
   return target;
 }
 

@@ -6,13 +6,6 @@
 #include "internal.h"
 #include "span.h"
 
-typedef struct gm_scav_options {
-  bool off;            /* GOMALLOC_SCAVENGER=off: never release in the background */
-  unsigned margin_pct; /* GOMALLOC_SCAVENGER_MARGIN: retained above recent peak, % (10) */
-  size_t retain_max;   /* GOMALLOC_RETAIN_MAX: hard limit on retained bytes (0 = none) */
-} gm_scav_options_t;
-extern gm_scav_options_t gm_scav_options;
-
 /* Coarse clock of the scavenger (ticks of ~100 ms), for span ages:
  * advanced by the background thread (background.c), read by mcache's trim
  * and mcentral's lists. */
@@ -20,8 +13,6 @@ extern uint32_t gm_scav_epoch;
 /* A partial span idle (on its list, no new frees) this many ticks is cold:
  * its free pages may go back (gm_mcentral_scavenge). */
 #define GM_SCAV_COLD_TICKS 5
-
-void gm_scavenger_read_options(void);
 
 /* The retained target's memory: memory in use at each of the last
  * GM_SCAV_WINDOW_TICKS ticks ("recent": the last half second). Kept by the
