@@ -62,7 +62,7 @@ usage() {
 [[ -f $1 ]] || { echo "valgrind.sh: no such library: $1" >&2; exit 2; }
 LIB=$(realpath "$1")
 CASE=$2
-STL=${3:-}
+STL=${3:+$(realpath "$3")}
 [[ " ${ALL_CASES[*]} " == *" $CASE "* ]] || { echo "valgrind.sh: unknown case '$CASE'" >&2; usage; }
 
 unset LD_PRELOAD LD_LIBRARY_PATH PYTHONPATH PYTHONHOME PYTHONSTARTUP PYTHONMALLOC \
