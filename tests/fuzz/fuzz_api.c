@@ -71,7 +71,7 @@
 #else
 #define HUGE_MAX (16 * GiB + 8 * KiB)
 #define LIVE_MAX (20 * GiB)
-#define ALIGN_MAX ((size_t)1 << 34)
+#define ALIGN_MAX ((size_t)1 << 32)
 #endif
 #define CAP_TOP ((size_t)1 << 47) /* tamed range ends here */
 #define CALLOC_MAX (64 * MiB)     /* calloc may clear all of it */
@@ -524,7 +524,7 @@ static uint64_t next_seed(reader_t *r) {
 static size_t tame_size(size_t n) {
   if (!cap_mode && n > HUGE_MAX && n <= CAP_TOP)
     n = HUGE_MAX;
-  if (n > 64 * MiB && n < IMPOSSIBLE_FROM && live_bytes + n > LIVE_MAX)
+  if (!cap_mode && n > 64 * MiB && n < IMPOSSIBLE_FROM && live_bytes + n > LIVE_MAX)
     n &= 64 * MiB - 1;
   return n;
 }
