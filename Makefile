@@ -3,6 +3,8 @@
 # tcmalloc and mimalloc. SAN=address|undefined|thread gives a sanitizer build,
 # DEBUG=1 a build with internal invariant checks; each lives in its own dir.
 # `make icount` checks the fast paths' instruction counts (callgrind).
+# `make fuzz` runs the gm_* API fuzzer (clang, libFuzzer, ASan+UBSan) for
+# FUZZ_SECONDS in build-fuzz (build-fuzz-debug with DEBUG=1).
 BUILD_TYPE ?= Release
 SAN ?=
 DEBUG ?=
@@ -14,7 +16,7 @@ CMAKE_FLAGS := -DCMAKE_BUILD_TYPE=$(if $(SAN),RelWithDebInfo,$(BUILD_TYPE)) \
 	-DGM_SANITIZE=$(SAN) -DGM_DEBUG=$(if $(DEBUG),ON,OFF) -DCMAKE_INSTALL_PREFIX=$(PREFIX) \
 	-DGM_BUILD_TESTS=ON -DGM_BUILD_BENCH=ON
 
-.PHONY: all build configure test bench icount install clean
+.PHONY: all build configure test bench icount fuzz install clean
 
 all: build
 
@@ -42,6 +44,21 @@ bench: build
 ICOUNT ?= --check
 icount: build
 	bench/icount/icount.sh $(BUILD_DIR) $(ICOUNT) bench/icount/icount.golden
+
+# The fuzzer: tests/fuzz/fuzz_api.c. New inputs go to build-fuzz/corpus
+# (the checked-in seeds in tests/fuzz/corpus are only read), crashes to
+# build-fuzz/artifacts. FUZZ_ARGS adds libFuzzer options (e.g. -jobs=2).
+FUZZ_SECONDS ?= 60
+FUZZ_DIR := build-fuzz$(if $(DEBUG),-debug)
+fuzz:
+	cmake -S . -B $(FUZZ_DIR) -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+		-DCMAKE_BUILD_TYPE=RelWithDebInfo -DGM_SANITIZE=address \
+		-DGM_DEBUG=$(if $(DEBUG),ON,OFF) -DGM_FUZZ=ON -DGM_BUILD_TESTS=ON -DGM_BUILD_BENCH=OFF > /dev/null
+	cmake --build $(FUZZ_DIR) -j $(JOBS) --target fuzz_api
+	mkdir -p $(FUZZ_DIR)/corpus $(FUZZ_DIR)/artifacts
+	$(FUZZ_DIR)/tests/fuzz/fuzz_api -max_total_time=$(FUZZ_SECONDS) -timeout=60 -rss_limit_mb=4096 \
+		-max_len=4096 -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/artifacts/ $(FUZZ_ARGS) \
+		$(FUZZ_DIR)/corpus tests/fuzz/corpus
 
 install: build
 	cmake --install $(BUILD_DIR)
