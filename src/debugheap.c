@@ -201,11 +201,10 @@ static void guard_off(gm_mspan_t *s) {
     s->dbg_guard = 1;
 }
 
-static void *large_release(gm_mspan_t *s, unsigned char *p) {
+static void large_release(gm_mspan_t *s, unsigned char *p) {
   large_check(s, p);
   guard_off(s);
   s->dbg_guard = 0;
-  return (void *)s->base;
 }
 
 /* ---- the hooks --------------------------------------------------------- */
@@ -245,8 +244,17 @@ static size_t small_check(gm_mspan_t *s, unsigned char *p) {
 
 void *gm_dbg_free_prepare(void *p) {
   gm_mspan_t *s = gm_live_span(p, "free");
-  if (gm_load_relaxed(&s->state) == GM_SPAN_LARGE)
-    return large_release(s, p);
+  if (gm_load_relaxed(&s->state) == GM_SPAN_LARGE) {
+    /* Claim the span before looking at the block (span.h): the loser of
+     * two racing frees would otherwise check canaries, and unprotect a
+     * guard page, in pages that may be another block's by now. */
+    uint8_t seen;
+    if (!gm_span_claim_large(s, &seen))
+      gm_fatal_double_free(p, "block already free");
+    large_release(s, p);
+    gm_mheap_free_span(s);
+    return NULL;
+  }
   small_check(s, p);
   memset(p, GM_DBG_FREE_BYTE, s->elemsize);
   return p;
@@ -268,7 +276,7 @@ void *gm_dbg_resize_in_place(gm_mspan_t *s, void *p, size_t size) {
     size_t npages = large_pages(size, 16, guard);
     if (npages > s->npages) {
       guard_off(s);
-      if (!gm_mheap_grow_span(s, npages)) {
+      if (!gm_mheap_grow_span(s, p, npages)) {
         guard_on(s); /* the layout is unchanged */
         return NULL;
       }

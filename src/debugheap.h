@@ -34,7 +34,8 @@
 /* malloc / aligned allocation (align 0 or a power of two). */
 void *gm_dbg_malloc(size_t size, size_t align);
 /* free's first step: validate p (aborting on bad pointers), check its
- * canaries, fill it; returns the raw block for the release free path. */
+ * canaries, fill it; returns the raw block for the release free path, or
+ * NULL when p was a large block, which it has freed itself. */
 void *gm_dbg_free_prepare(void *p);
 /* realloc of live block p in span s to size without a new block, if its
  * class or the pages after it allow (checking its canaries either way).

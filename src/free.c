@@ -113,9 +113,18 @@ GM_NOINLINE GM_COLD static void bad_pointer(const char *op, const void *p, gm_ms
 GM_NOINLINE void gm_free_slow(void *p, gm_mspan_t *s) {
   if (!p)
     return;
-  if (s && gm_load_relaxed(&s->state) == GM_SPAN_LARGE && (uintptr_t)p == s->base) {
-    gm_mheap_free_span(s);
-    return;
+  if (s && (uintptr_t)p == s->base) {
+    /* A large block: claim it (span.h) and give its pages back. The loser
+     * of two racing frees finds the span dead, which is what it saw at the
+     * claim: it reports from that, not from a second look at a span struct
+     * the winner may have given back and the heap handed out again. */
+    uint8_t seen;
+    if (gm_span_claim_large(s, &seen)) {
+      gm_mheap_free_span(s);
+      return;
+    }
+    if (seen == GM_SPAN_DEAD)
+      gm_fatal_double_free(p, "block already free");
   }
   bad_pointer("free", p, s);
 }

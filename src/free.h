@@ -81,6 +81,8 @@ GM_INLINE void gm_free_impl(void *p) {
   if (p == NULL)
     return;
   p = gm_dbg_free_prepare(p); /* checks, then frees the raw block below */
+  if (p == NULL)
+    return; /* a large block, freed */
 #endif
   /* free(NULL) needs no test of its own: page 0 is in no arena, so NULL
    * takes the unmapped path, which ignores it. */

@@ -83,6 +83,8 @@ GM_INLINE bool gm_is_pow2(size_t x) { return x != 0 && (x & (x - 1)) == 0; }
 #define gm_fetch_add_relaxed(p, v) __atomic_fetch_add((p), (v), __ATOMIC_RELAXED)
 #define gm_fetch_sub_relaxed(p, v) __atomic_fetch_sub((p), (v), __ATOMIC_RELAXED)
 #define gm_exchange_acqrel(p, v) __atomic_exchange_n((p), (v), __ATOMIC_ACQ_REL)
+#define gm_cas_seqcst(p, expp, v)                                                                  \
+  __atomic_compare_exchange_n((p), (expp), (v), false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)
 
 /* Locks are glibc mutexes: uncontended lock/unlock is one atomic each, they
  * sleep in the kernel under contention (spinning is wrong with more threads

@@ -188,10 +188,10 @@ GM_API void *gm_realloc(void *p, size_t size) {
        * block when the saving would be under a quarter, to avoid
        * ping-pong for small size changes. */
       if (s->npages - npages >= (s->npages + 3) / 4)
-        gm_mheap_shrink_span(s, npages);
+        gm_mheap_shrink_span(s, p, npages);
       return p;
     }
-    if (gm_mheap_grow_span(s, npages))
+    if (gm_mheap_grow_span(s, p, npages))
       return p;
   }
   void *q = gm_malloc_impl(size);

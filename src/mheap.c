@@ -276,12 +276,21 @@ static void set_large_size(gm_mspan_t *s, size_t npages) {
   s->elemsize = npages << GM_PAGE_SHIFT;
 }
 
-bool gm_mheap_grow_span(gm_mspan_t *s, size_t new_npages) {
+/* The realloc of p is still p's: s is live and large and starts on p's
+ * page (see gm_mheap_grow_span). Heap lock held. */
+static void check_resize_locked(gm_mspan_t *s, const void *p) {
+  if (gm_load_relaxed(&s->state) != GM_SPAN_LARGE ||
+      s->base != ((uintptr_t)p & ~(uintptr_t)GM_PAGE_MASK))
+    gm_fatal("invalid realloc", p, "block already free");
+}
+
+bool gm_mheap_grow_span(gm_mspan_t *s, const void *p, size_t new_npages) {
   gm_mheap_t *h = &gm_heap;
   size_t scav;
+  gm_lock(&h->lock);
+  check_resize_locked(s, p);
   uintptr_t end = s->base + (s->npages << GM_PAGE_SHIFT);
   size_t extra = new_npages - s->npages;
-  gm_lock(&h->lock);
   bool ok = gm_pagealloc_alloc_at(&h->pages, end, extra, &scav) ||
             (extend_top_locked(end, extra) && gm_pagealloc_alloc_at(&h->pages, end, extra, &scav));
   if (ok) {
@@ -293,9 +302,10 @@ bool gm_mheap_grow_span(gm_mspan_t *s, size_t new_npages) {
   return ok;
 }
 
-void gm_mheap_shrink_span(gm_mspan_t *s, size_t new_npages) {
+void gm_mheap_shrink_span(gm_mspan_t *s, const void *p, size_t new_npages) {
   gm_mheap_t *h = &gm_heap;
   gm_lock(&h->lock);
+  check_resize_locked(s, p);
   size_t extra = s->npages - new_npages;
   gm_pagealloc_free(&h->pages, s->base + (new_npages << GM_PAGE_SHIFT), extra);
   h->large_pages -= extra;

@@ -72,10 +72,13 @@ void gm_mheap_span_reused(gm_mspan_t *s);
  * is released, less the free slots released inside spans. Heap lock. */
 size_t gm_mheap_retained_locked(void);
 
-/* Large-object realloc in place: extend s to new_npages if the pages after
- * it are free, or shrink it, freeing its tail. */
-bool gm_mheap_grow_span(gm_mspan_t *s, size_t new_npages);
-void gm_mheap_shrink_span(gm_mspan_t *s, size_t new_npages);
+/* Large-object realloc in place of block p (in s's first page): extend s
+ * to new_npages if the pages after it are free, or shrink it, freeing its
+ * tail. Both abort ("invalid realloc p") if, by the time they hold the
+ * heap lock, s is no longer p's live large span: a free racing the realloc
+ * won, and s's pages and struct may belong to another block by now. */
+bool gm_mheap_grow_span(gm_mspan_t *s, const void *p, size_t new_npages);
+void gm_mheap_shrink_span(gm_mspan_t *s, const void *p, size_t new_npages);
 
 /* The heap may have grown. The slow paths of malloc (mcache.c, malloc.c)
  * call gm_mheap_after_alloc once they hold no lock, so the hook may

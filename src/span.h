@@ -176,6 +176,23 @@ GM_INLINE bool gm_span_obj_index_exact(const gm_mspan_t *s, uintptr_t off, size_
   return (uint32_t)q < m;
 }
 
+/* Claim live large span s for freeing: one CAS of its state from LARGE to
+ * DEAD, so that of two frees racing on one block exactly one wins, and the
+ * other sees DEAD and is reported as the double free it is. A check that
+ * read the state and freed later under the heap lock let both through now
+ * and then, and the second one returned pages (and the span struct) that
+ * by then could belong to a new block: a block handed out twice (issue 15,
+ * item 6). The winner then gives the span back (gm_mheap_free_span); until
+ * it does, the span is dead in all but name, as a small span its mcentral
+ * marks dead on its way back to the heap. False, with *seen set to the
+ * state found, if s was not a live large span. */
+GM_INLINE bool gm_span_claim_large(gm_mspan_t *s, uint8_t *seen) {
+  uint8_t st = GM_SPAN_LARGE;
+  bool won = gm_cas_seqcst(&s->state, &st, (uint8_t)GM_SPAN_DEAD);
+  *seen = st;
+  return won;
+}
+
 /* Out of line (span.c). */
 
 /* Set up a span struct for npages at base in span class spc (0/1 = large). */
