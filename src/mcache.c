@@ -57,17 +57,7 @@ static unsigned sweep_threshold(const gm_mspan_t *s) {
 }
 
 static void clist_push(gm_mcache_t *c, gm_spanclass_t spc, gm_mspan_t *s, unsigned which) {
-  gm_mspan_t **h = gm_clist_head(c, spc, which);
-  s->prev = NULL;
-  s->next = *h;
-  if (s->next)
-    s->next->prev = s;
-  else if (which == GM_CLIST_FULL)
-    c->full_tail[spc] = s;
-  *h = s;
-  if (which == GM_CLIST_FULL)
-    c->nfull[spc]++;
-  gm_store_relaxed(&s->cache_list, (uint8_t)which); /* remote frees read it */
+  gm_clist_link(c, spc, s, which);
   s->partial_epoch = gm_load_relaxed(&gm_scav_epoch); /* age, for the trim */
   /* Full: notify at the sweep threshold. Ready: notify when every slot is
    * free (a listed span is exhausted: all its slots were handed out). */
@@ -77,19 +67,7 @@ static void clist_push(gm_mcache_t *c, gm_spanclass_t spc, gm_mspan_t *s, unsign
 }
 
 void gm_clist_remove(gm_mcache_t *c, gm_spanclass_t spc, gm_mspan_t *s) {
-  gm_mspan_t **h = gm_clist_head(c, spc, s->cache_list);
-  if (s->prev)
-    s->prev->next = s->next;
-  else
-    *h = s->next;
-  if (s->next)
-    s->next->prev = s->prev;
-  else if (s->cache_list == GM_CLIST_FULL)
-    c->full_tail[spc] = s->prev;
-  if (s->cache_list == GM_CLIST_FULL)
-    c->nfull[spc]--;
-  s->next = s->prev = NULL;
-  gm_store_relaxed(&s->cache_list, (uint8_t)GM_CLIST_NONE);
+  gm_clist_unlink(c, spc, s);
   gm_span_set_notify(s, 0);
 }
 

@@ -43,7 +43,11 @@ typedef struct gm_mcache {
   uint8_t *busy;
   uint8_t lock;
   uint8_t trimming; /* the trimmer holds lock and waits for busy */
+  uint8_t gave_up;  /* the last trimmer gave up waiting for busy */
   struct gm_mcache *trim_next; /* the trimmer's list of caches it holds */
+  /* The spans a trimmer took, by where they were (GM_CLIST_NONE: current),
+   * linked through next, until it hands them on or puts them back. */
+  gm_mspan_t *trim_taken[3];
   uint32_t trim_epoch;         /* scavenger epoch of the owner's last trim */
   uint32_t nslow;
   uint32_t seen_nslow, idle_rounds;
@@ -51,10 +55,11 @@ typedef struct gm_mcache {
 
 /* The thread's fast-path state in one initial-exec TLS object: in a shared
  * library each TLS variable costs a GOT load of its offset, so the mcache
- * pointer and the busy flag share one (one load serves both paths).
+ * pointer and the busy count share one (one load serves both paths).
  *   mcache  the calling thread's cache (&gm_empty_mcache until its first
  *           malloc)
- *   busy    see gm_busy_enter */
+ *   busy    fast paths this thread is inside (nested by signal
+ *           handlers), see gm_busy_enter */
 typedef struct gm_tls {
   struct gm_mcache *mcache;
   uint8_t busy;
@@ -63,16 +68,33 @@ extern __thread gm_tls_t gm_tls __attribute__((tls_model("initial-exec")));
 #define gm_tls_mcache (gm_tls.mcache)
 #define gm_tls_busy (gm_tls.busy)
 
-/* Set while this thread is inside a fast path that touches its mcache or
+/* Not 0 while this thread is inside a fast path that touches its mcache or
  * its spans without a lock. A reclaimer that has detached the cache waits
- * for it to clear; a process-wide membarrier on the reclaimer's side stands
- * in for the store-load fence the owner would otherwise need here, so
- * entering and leaving cost one plain store each. */
+ * (a bounded time) for it to reach 0; a process-wide membarrier on the
+ * reclaimer's side stands in for the store-load fence the owner would
+ * otherwise need here. A count, not a flag: a signal handler that mallocs
+ * (undefined, but common) may interrupt a fast path, and its own fast path
+ * must leave the count where it found it, not at 0 while the interrupted
+ * one still holds a span. Only the owner writes it, so one instruction
+ * (addb / subb on the TLS byte, which a signal cannot split) costs what a
+ * plain store did. Elsewhere a load and a store: a handler that returns
+ * restores the count, so a split increment is still right. */
 GM_INLINE void gm_busy_enter(void) {
-  gm_store_relaxed(&gm_tls_busy, 1);
+#if defined(__x86_64__) || defined(__i386__)
+  __asm__ volatile("addb $1, %0" : "+m"(gm_tls_busy) : : "cc", "memory");
+#else
+  gm_store_relaxed(&gm_tls_busy, (uint8_t)(gm_load_relaxed(&gm_tls_busy) + 1));
   __atomic_signal_fence(__ATOMIC_SEQ_CST);
+#endif
 }
-GM_INLINE void gm_busy_exit(void) { gm_store_release(&gm_tls_busy, 0); }
+GM_INLINE void gm_busy_exit(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  /* "memory": the section's accesses stay before it, as a release store's */
+  __asm__ volatile("subb $1, %0" : "+m"(gm_tls_busy) : : "cc", "memory");
+#else
+  gm_store_release(&gm_tls_busy, (uint8_t)(gm_load_relaxed(&gm_tls_busy) - 1));
+#endif
+}
 
 extern gm_mcache_t gm_empty_mcache;
 extern gm_mspan_t gm_empty_span;

@@ -23,11 +23,47 @@ GM_INLINE gm_mspan_t **gm_clist_head(gm_mcache_t *c, gm_spanclass_t spc, unsigne
   return which == GM_CLIST_FULL ? &c->full[spc] : &c->ready[spc];
 }
 void gm_clist_remove(gm_mcache_t *c, gm_spanclass_t spc, gm_mspan_t *s);
+/* The list links alone: no notify count, age or nempty (clist_push and
+ * gm_clist_remove in mcache.c add those; a trimmer that takes spans and may
+ * put them back uses these, mcache_reclaim.c). link pushes s on the head
+ * of list which (GM_CLIST_FULL or GM_CLIST_READY). */
+GM_INLINE void gm_clist_link(gm_mcache_t *c, gm_spanclass_t spc, gm_mspan_t *s, unsigned which) {
+  gm_mspan_t **h = gm_clist_head(c, spc, which);
+  s->prev = NULL;
+  s->next = *h;
+  if (s->next)
+    s->next->prev = s;
+  else if (which == GM_CLIST_FULL)
+    c->full_tail[spc] = s;
+  *h = s;
+  if (which == GM_CLIST_FULL)
+    c->nfull[spc]++;
+  gm_store_relaxed(&s->cache_list, (uint8_t)which); /* remote frees read it */
+}
+
+GM_INLINE void gm_clist_unlink(gm_mcache_t *c, gm_spanclass_t spc, gm_mspan_t *s) {
+  gm_mspan_t **h = gm_clist_head(c, spc, s->cache_list);
+  if (s->prev)
+    s->prev->next = s->next;
+  else
+    *h = s->next;
+  if (s->next)
+    s->next->prev = s->prev;
+  else if (s->cache_list == GM_CLIST_FULL)
+    c->full_tail[spc] = s->prev;
+  if (s->cache_list == GM_CLIST_FULL)
+    c->nfull[spc]--;
+  s->next = s->prev = NULL;
+  gm_store_relaxed(&s->cache_list, (uint8_t)GM_CLIST_NONE);
+}
 
 /* Taking spans out of a cache (mcache_reclaim.c). */
 size_t gm_mcache_detach(gm_mcache_t *c, bool current, uint32_t min_age, gm_mspan_t **list);
 void gm_mcache_uncache_list(gm_mspan_t *list);
 void gm_mcache_oom_release_from(gm_mcache_t *c, bool locked);
+/* Put back the spans a trimmer took from c (c->trim_taken): a trimmer that
+ * gave up, or a fork child whose trimmer does not exist. */
+void gm_mcache_untake(gm_mcache_t *c);
 
 /* The registry of live caches, linked through next, the orphan cache with
  * its lock, and a thread's first slow path (mcache_registry.c). */

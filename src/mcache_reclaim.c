@@ -10,19 +10,33 @@
  * in its slow path for two rounds (a thread that still allocates trims its
  * own lists, see gm_mcache_alloc_slow):
  *   1. trylock the cache (the owner's slow paths hold it);
- *   2. detach every span: current spans become the empty span, so the
+ *   2. take every span: current spans become the empty span, so the
  *      owner's next malloc goes to its slow path (and waits for the lock);
  *      every span's owner is cleared, so its next free of one of them is a
- *      remote free;
+ *      remote free; the spans wait in the cache's trim_taken lists;
  *   3. membarrier(): every thread of the process executes a full barrier,
  *      so an owner fast path that starts later sees step 2, and one that
- *      started earlier has published gm_tls_busy = 1;
- *   4. wait until the owner's busy flag is clear: no fast path still holds
- *      a detached span;
+ *      started earlier has published its gm_tls_busy count;
+ *   4. wait until the owner's busy count is 0: no fast path still holds a
+ *      taken span;
  *   5. hand the spans to mcentral, as the owner's own flush would.
- * The owner pays two plain stores per malloc and free (gm_busy_enter/exit)
- * and a lock per slow path. Without membarrier (old kernels, some
- * sandboxes) nothing is reclaimed from idle threads. */
+ * The owner pays two one-instruction updates per malloc and free
+ * (gm_busy_enter/exit) and a lock per slow path. Without membarrier (old
+ * kernels, some sandboxes) nothing is reclaimed from idle threads.
+ *
+ * Step 4 waits a bounded time (TRIM_WAIT_NS for the whole round), not for
+ * ever: a thread may sit inside a fast path for as long as a signal handler
+ * that interrupted it runs, and a stop-the-world collector parks threads in
+ * such handlers; a handler that mallocs would even wait for the cache lock
+ * this trimmer holds. Past the bound the trimmer puts every span back where
+ * it was (gm_mcache_untake: same lists, same order, notify counts untouched,
+ * since the owner may still be counting one down) and leaves the cache
+ * alone this round; the owner then finds its cache as it left it, whatever
+ * it saw meanwhile (an empty slot sends it to the slow path, which waits
+ * for the lock; a cleared owner makes a free remote, which is right for a
+ * span of any owner). Until its count is seen at 0 again, such a cache is
+ * skipped without taking anything. This is not Go's design, which needs
+ * neither: its mcaches are flushed with the world stopped. */
 #include "mcache_internal.h"
 
 #include "error.h"
@@ -85,7 +99,7 @@ void gm_mcache_release_all(gm_mcache_t *c) {
   gm_mcache_uncache_list(list);
 }
 
-/* The common part of reclaim and trim: detach spans from each cache chosen
+/* The common part of reclaim and trim: take spans from each cache chosen
  * (see pick), under its lock, then fence once and wait for each owner to
  * leave its fast path, outside the registry lock: an owner may be in a
  * signal handler that forks, and the fork takes that lock. A cache held
@@ -96,6 +110,11 @@ typedef struct take_req {
   uint32_t min_age;
   size_t nspans;
 } take_req_t;
+
+/* The bound on waiting for owners to leave their fast paths, per round: a
+ * fast path takes tens of ns, a thread preempted inside one a scheduler
+ * slice (a few ms); a scavenger tick is 100 ms. */
+#define TRIM_WAIT_NS (10u * 1000u * 1000u)
 
 static bool pick(gm_mcache_t *c, take_req_t *rq) {
   if (!rq->idle_only)
@@ -110,6 +129,75 @@ static bool pick(gm_mcache_t *c, take_req_t *rq) {
   return rq->force || ++c->idle_rounds >= 2;
 }
 
+/* Step 2: as gm_mcache_detach, but onto c->trim_taken, and the notify
+ * counts are left alone: the owner may be counting one down right now. A
+ * list is walked from its head and each span pushed on its trim_taken list,
+ * so that untake, pushing them back in that order, rebuilds the list. */
+static size_t take(gm_mcache_t *c, bool current, uint32_t min_age) {
+  uint32_t epoch = gm_load_relaxed(&gm_scav_epoch);
+  size_t n = 0;
+  for (unsigned i = 0; i < GM_NUM_SPAN_CLASSES; i++) {
+    gm_spanclass_t spc = (gm_spanclass_t)i;
+    gm_mspan_t *s = c->alloc[i];
+    if (current && s != &gm_empty_span) {
+      gm_store_relaxed(&c->alloc[i], &gm_empty_span);
+      gm_store_relaxed(&s->owner, (struct gm_mcache *)NULL);
+      s->next = c->trim_taken[GM_CLIST_NONE];
+      c->trim_taken[GM_CLIST_NONE] = s;
+      n++;
+    }
+    for (unsigned which = GM_CLIST_FULL; which <= GM_CLIST_READY; which++) {
+      for (s = *gm_clist_head(c, spc, which); s;) {
+        gm_mspan_t *next = s->next;
+        if (min_age == 0 || epoch - s->partial_epoch >= min_age) {
+          gm_clist_unlink(c, spc, s);
+          gm_store_relaxed(&s->owner, (struct gm_mcache *)NULL);
+          s->next = c->trim_taken[which];
+          c->trim_taken[which] = s;
+          n++;
+        }
+        s = next;
+      }
+    }
+  }
+  return n;
+}
+
+/* Step 5, the owner having left its fast paths: move what take took onto
+ * *list for mcentral (one pointer store at a time, so that a fork child
+ * sees c->trim_taken whole). Returns how many. */
+static size_t give(gm_mcache_t *c, gm_mspan_t **list) {
+  size_t n = 0;
+  for (unsigned k = 0; k < 3; k++) {
+    gm_mspan_t *s;
+    while ((s = c->trim_taken[k]) != NULL) {
+      c->trim_taken[k] = s->next;
+      gm_span_set_notify(s, 0); /* no owner counts it any more */
+      s->next = *list;
+      *list = s;
+      n++;
+    }
+  }
+  return n;
+}
+
+void gm_mcache_untake(gm_mcache_t *c) {
+  for (unsigned k = 0; k < 3; k++) {
+    gm_mspan_t *s;
+    while ((s = c->trim_taken[k]) != NULL) {
+      c->trim_taken[k] = s->next;
+      /* Owner first: a free between the two stores is then a local one. */
+      gm_store_relaxed(&s->owner, c);
+      if (k == GM_CLIST_NONE) {
+        s->next = NULL;
+        gm_store_relaxed(&c->alloc[s->spanclass], s);
+      } else {
+        gm_clist_link(c, s->spanclass, s, k);
+      }
+    }
+  }
+}
+
 static unsigned take_from_caches(take_req_t *rq) {
   if (!gm_sys_membarrier()) /* also registers on the first call */
     return 0;
@@ -121,28 +209,56 @@ static unsigned take_from_caches(take_req_t *rq) {
   for (gm_mcache_t *c = gm_mcache_registry; c; c = c->next) {
     if (c == self || !pick(c, rq) || !gm_cache_trylock(c))
       continue;
-    size_t k = gm_mcache_detach(c, rq->current, rq->min_age, &list);
-    if (!k) {
+    /* Still inside the fast path it was last given up on (parked in a
+     * signal handler, say): nothing to gain this round. */
+    if ((c->gave_up && gm_load_relaxed(c->busy)) || !take(c, rq->current, rq->min_age)) {
       gm_cache_unlock(c);
       continue;
     }
-    rq->nspans += k;
-    ncaches++;
     c->trimming = 1;
     c->trim_next = held;
     held = c;
   }
   gm_unlock(&gm_mcache_registry_lock);
-  if (held && !gm_sys_membarrier())
+  if (!held)
+    return 0;
+  if (!gm_sys_membarrier())
     gm_fatal("membarrier failed", NULL, "it worked before: cannot fence an owner");
+  /* Step 4: a count seen at 0 once after the fence is enough (later fast
+   * paths see the cache taken). */
+  uint64_t deadline = gm_sys_now_ns() + TRIM_WAIT_NS;
+  bool gave_up = false;
+  for (gm_mcache_t *c = held; c; c = c->trim_next) {
+    c->gave_up = 0;
+    while (gm_load_acquire(c->busy)) {
+      if (gm_sys_now_ns() >= deadline) {
+        c->gave_up = 1;
+        gave_up = true;
+        break;
+      }
+      sched_yield();
+    }
+  }
+  /* Putting spans back rewrites c's lists: under the registry lock, so a
+   * fork sees them before or after, never half done (its child puts back
+   * what a vanished trimmer took, see gm_mcache_fork_child). Nothing holds
+   * the registry lock while it waits for a cache lock. */
+  if (gave_up)
+    gm_lock(&gm_mcache_registry_lock);
   while (held) {
     gm_mcache_t *c = held;
     held = c->trim_next;
-    while (gm_load_acquire(c->busy))
-      sched_yield();
+    if (c->gave_up) {
+      gm_mcache_untake(c);
+    } else {
+      rq->nspans += give(c, &list);
+      ncaches++;
+    }
     c->trimming = 0;
     gm_cache_unlock(c);
   }
+  if (gave_up)
+    gm_unlock(&gm_mcache_registry_lock);
   gm_mcache_uncache_list(list);
   return ncaches;
 }

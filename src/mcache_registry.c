@@ -53,7 +53,8 @@ static gm_mcache_t *mcache_create(void) {
       c->nfull[i] = 0;
       c->remote_hint[i] = c->remote_seen[i] = 0;
     }
-    c->trimming = 0;
+    c->trimming = c->gave_up = 0;
+    c->trim_taken[0] = c->trim_taken[1] = c->trim_taken[2] = NULL;
     c->trim_epoch = 0;
     c->nempty = 0;
     memset(c->counts, 0, sizeof c->counts);
@@ -202,13 +203,17 @@ void gm_mcache_fork_child(void) {
    * bitmaps from what was published. A span caught between lists leaks. */
   gm_mcache_t *self = gm_tls_mcache;
   if (self != &gm_empty_mcache) {
-    self->lock = 0;     /* a fork from a signal handler inside our slow path */
-    self->trimming = 0; /* or while the scavenger was trimming our lists */
+    self->lock = 0; /* a fork from a signal handler inside our slow path */
+    if (self->trimming) /* or while a trimmer, gone now, held our spans */
+      gm_mcache_untake(self);
+    self->trimming = 0;
   }
   gm_mcache_t *c = gm_mcache_registry;
   while (c) {
     gm_mcache_t *next = c->next;
     if (c != self) {
+      if (c->trimming) /* its spans are released below, not leaked */
+        gm_mcache_untake(c);
       for (unsigned i = 0; i < GM_NUM_SPAN_CLASSES; i++) {
         gm_mspan_t *lists[2] = {c->full[i], c->ready[i]};
         c->full[i] = c->ready[i] = c->full_tail[i] = NULL;

@@ -62,4 +62,8 @@ bool gm_sys_membarrier(void);
  * the clock of the background thread's work budget (background.c). */
 uint64_t gm_sys_thread_cpu_ns(void);
 
+/* Monotonic time in ns (CLOCK_MONOTONIC): the idle-cache reclaim's bound
+ * on waiting for a thread (mcache_reclaim.c). */
+uint64_t gm_sys_now_ns(void);
+
 #endif /* GM_OS_H */
