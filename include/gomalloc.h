@@ -65,6 +65,22 @@ GM_API size_t gm_usable_size(const void *ptr);
  * of bytes released. */
 GM_API size_t gm_release(void);
 
+/* The same, but keep about pad bytes of free heap pages resident
+ * (malloc_trim(pad)): the free memory a program expects to reuse soon. */
+GM_API size_t gm_trim(size_t pad);
+
+/* glibc's tuning and introspection calls, on gomalloc's heap (the libc
+ * names mallopt, malloc_stats, malloc_info, mallinfo and mallinfo2 are
+ * served by the same code; see the README's table).
+ * gm_mallopt takes glibc's M_* parameters from <malloc.h>: 1 on success,
+ * 0 on error, as glibc. gm_malloc_stats prints glibc's summary to stderr.
+ * gm_malloc_info writes glibc's XML to fp, a FILE * (kept opaque here so
+ * this header needs no <stdio.h>); options must be 0, else it returns
+ * EINVAL, as glibc. */
+GM_API int gm_mallopt(int param, int value);
+GM_API void gm_malloc_stats(void);
+GM_API int gm_malloc_info(int options, void *fp);
+
 /* Give the calling thread's cached spans back to the central lists. */
 GM_API void gm_thread_flush(void);
 

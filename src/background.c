@@ -113,7 +113,7 @@ static void *background_main(void *arg) {
       retained = gm_mheap_retained_locked();
       gm_unlock(&gm_heap.lock);
     }
-    if (retained > target + (1u << 20) && gm_sys_thread_cpu_ns() < deadline)
+    if (retained > target && retained - target > (1u << 20) && gm_sys_thread_cpu_ns() < deadline)
       gm_scavenge_heap(retained - target, deadline);
     uint64_t spent = gm_sys_thread_cpu_ns() - t0;
     credit = spent < credit ? credit - spent : 0;

@@ -299,7 +299,11 @@ GM_API void gm_thread_flush(void) {
     gm_mcache_release_all(c);
 }
 
-GM_API size_t gm_release(void) {
+/* malloc_trim(pad): glibc leaves pad bytes of free memory untrimmed at the
+ * top of its heap; we leave pad bytes of free heap pages resident (the
+ * lowest ones, as the scavenger releases from the top). Free pages inside
+ * partial spans always go: only their own size class could reuse them. */
+GM_API size_t gm_trim(size_t pad) {
   if (gm_load_acquire(&gm_init_state) != GM_INIT_DONE)
     gm_init();
   gm_thread_flush();
@@ -308,7 +312,15 @@ GM_API size_t gm_release(void) {
   for (unsigned i = 0; i < GM_NUM_SPAN_CLASSES; i++)
     gm_mcentral_reclaim(&gm_central[i]);
   size_t n = gm_mcentral_scavenge_all(); /* free pages inside partial spans */
-  return n + gm_scavenge_all();          /* then every free heap page */
+  if (pad == 0)
+    return n + gm_scavenge_all(); /* then every free heap page */
+  gm_lock(&gm_heap.lock);
+  size_t resident = (gm_pagealloc_free_pages(&gm_heap.pages) -
+                     gm_pagealloc_scavenged_pages(&gm_heap.pages)) << GM_PAGE_SHIFT;
+  gm_unlock(&gm_heap.lock);
+  return n + (resident > pad ? gm_scavenge_heap(resident - pad, 0) : 0);
 }
+
+GM_API size_t gm_release(void) { return gm_trim(0); }
 
 GM_API const char *gm_version(void) { return "0.1.0"; }

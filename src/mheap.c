@@ -60,6 +60,14 @@ static size_t free_top_pages(size_t max) {
 
 static void release_range(uintptr_t base, size_t len) { gm_sys_unused((void *)base, len); }
 
+static void note_large_peak_locked(void) {
+  gm_mheap_t *h = &gm_heap;
+  if (h->large_spans > h->max_large_spans)
+    h->max_large_spans = h->large_spans;
+  if (h->large_pages > h->max_large_pages)
+    h->max_large_pages = h->large_pages;
+}
+
 size_t gm_mheap_retained_locked(void) {
   size_t scav = gm_pagealloc_scavenged_pages(&gm_heap.pages) << GM_PAGE_SHIFT;
   size_t spans = gm_load_relaxed(&gm_heap.span_released_bytes);
@@ -222,6 +230,7 @@ gm_mspan_t *gm_mheap_alloc_span(size_t npages, gm_spanclass_t spc, size_t align_
     h->large_pages += npages;
     h->large_spans++;
     h->large_allocs++;
+    note_large_peak_locked();
   } else {
     h->small_pages += npages;
     h->small_spans++;
@@ -296,6 +305,7 @@ bool gm_mheap_grow_span(gm_mspan_t *s, const void *p, size_t new_npages) {
   if (ok) {
     gm_arena_set_spans_locked(end, extra, s);
     h->large_pages += extra;
+    note_large_peak_locked();
     set_large_size(s, new_npages);
   }
   gm_unlock(&h->lock);

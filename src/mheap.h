@@ -39,6 +39,9 @@ typedef struct gm_mheap {
   size_t large_pages;       /* pages in large-object spans */
   size_t small_spans, large_spans;
   uint64_t large_allocs, large_frees;
+  /* Peaks of large_spans and large_pages (malloc_stats' "max mmap
+   * regions" and "max mmap bytes"). */
+  size_t max_large_spans, max_large_pages;
   /* Bytes of free slots inside spans released to the OS (not counted by
    * the page allocator). Atomic: the scavenger adds under a central lock. */
   size_t span_released_bytes;

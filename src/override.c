@@ -3,7 +3,9 @@
  * used by unit tests and sanitizer builds).
  *
  * malloc and free repeat the inline fast paths (mallocgc.h, free.h) so they
- * cost no extra call; the rest forward to the gm_* functions. glibc's internal
+ * cost no extra call; the rest forward to the gm_* functions (glibc's
+ * mallinfo, mallopt and their kin to mallinfo.c, which is why this file is
+ * the top layer: it only forwards, to every layer's API). glibc's internal
  * __libc_* names are served too, for programs that call them directly.
  *
  * C++ operator new and delete (all the mangled forms, sized and aligned)
@@ -16,11 +18,10 @@
 #include "gomalloc.h"
 #include "mallocgc.h"
 #include "error.h"
-#include "mheap.h"
+#include "mallinfo.h"
 
-#include <errno.h>
 #include <malloc.h>
-#include <string.h>
+#include <stdio.h>
 
 #define GM_EXPORT __attribute__((visibility("default"), used))
 
@@ -44,26 +45,22 @@ GM_EXPORT void free_aligned_sized(void *p, size_t alignment, size_t size) {
   gm_free_aligned_sized(p, alignment, size);
 }
 GM_EXPORT void cfree(void *p) { free(p); }
-GM_EXPORT int malloc_trim(size_t pad) {
-  (void)pad;
-  return gm_release() > 0;
-}
+GM_EXPORT int malloc_trim(size_t pad) { return gm_trim(pad) > 0; }
 
-/* mallinfo2: the fields that map onto gomalloc's heap. */
+/* glibc's introspection and tuning calls (mallinfo.c). */
 GM_EXPORT struct mallinfo2 mallinfo2(void) {
   struct mallinfo2 mi;
-  memset(&mi, 0, sizeof mi);
-  gm_lock(&gm_heap.lock);
-  size_t free_bytes = gm_pagealloc_free_pages(&gm_heap.pages) << GM_PAGE_SHIFT;
-  mi.arena = gm_heap.mapped_bytes;
-  mi.hblkhd = gm_heap.large_pages << GM_PAGE_SHIFT;
-  mi.hblks = gm_heap.large_spans;
-  mi.uordblks = (gm_heap.small_pages + gm_heap.large_pages) << GM_PAGE_SHIFT;
-  mi.fordblks = free_bytes;
-  mi.keepcost = free_bytes - (gm_pagealloc_scavenged_pages(&gm_heap.pages) << GM_PAGE_SHIFT);
-  gm_unlock(&gm_heap.lock);
+  gm_mallinfo2_fill(&mi);
   return mi;
 }
+GM_EXPORT struct mallinfo mallinfo(void) {
+  struct mallinfo mi;
+  gm_mallinfo_fill(&mi);
+  return mi;
+}
+GM_EXPORT void malloc_stats(void) { gm_malloc_stats(); }
+GM_EXPORT int malloc_info(int options, FILE *fp) { return gm_malloc_info(options, fp); }
+GM_EXPORT int mallopt(int param, int value) { return gm_mallopt(param, value); }
 
 /* glibc's own names; plain forwarders rather than aliases, so the
  * compilers need not agree on copying libc's attributes. */

@@ -27,7 +27,8 @@
  *
  * How much. Like Go, we keep a retained target: the peak of memory in use
  * by spans over the last half second (less the pages released inside
- * them), plus a margin (10% by default, Go's retainExtraPercent). Memory below the target is kept, so a program that
+ * them), plus a margin (10% by default, Go's retainExtraPercent; mallopt's
+ * M_TRIM_THRESHOLD and M_TOP_PAD set it in bytes instead, see scavenger.h). Memory below the target is kept, so a program that
  * repeatedly allocates and frees a big buffer reuses resident pages
  * instead of faulting them in again (this is where eager releasers are
  * slow); memory above it is released. GOMALLOC_RETAIN_MAX adds a hard
@@ -58,6 +59,7 @@
 #include <string.h>
 
 uint32_t gm_scav_epoch;
+size_t gm_scav_trim_threshold = GM_SCAV_UNSET, gm_scav_top_pad;
 
 #define BATCH_BYTES ((size_t)4 << 20) /* per heap-lock hold */
 
@@ -83,7 +85,13 @@ size_t gm_scavenger_target(gm_scav_window_t *w, uint32_t tick, size_t *retained)
   for (int i = 0; i < GM_SCAV_WINDOW_TICKS; i++)
     if (w->inuse[i] > peak)
       peak = w->inuse[i];
-  size_t target = peak + peak / 100 * gm_options.scavenger_margin;
+  size_t slack = peak / 100 * gm_options.scavenger_margin;
+  size_t tt = gm_load_relaxed(&gm_scav_trim_threshold), pad = gm_load_relaxed(&gm_scav_top_pad);
+  if (tt != GM_SCAV_UNSET)
+    slack = tt;
+  if (slack < pad)
+    slack = pad;
+  size_t target = slack > SIZE_MAX - peak ? SIZE_MAX : peak + slack;
   if (gm_options.retain_max && target > gm_options.retain_max)
     target = gm_options.retain_max;
   return target;

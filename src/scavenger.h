@@ -22,6 +22,14 @@ typedef struct gm_scav_window {
   size_t inuse[GM_SCAV_WINDOW_TICKS];
 } gm_scav_window_t;
 
+/* mallopt's M_TRIM_THRESHOLD and M_TOP_PAD (mallinfo.c), in bytes: the
+ * free memory the background scavenger leaves resident above the recent
+ * peak in use is at most trim_threshold (when set: it then replaces
+ * GOMALLOC_SCAVENGER_MARGIN's percentage) and at least top_pad. Written
+ * and read relaxed. GM_SCAV_UNSET: mallopt never set it. */
+#define GM_SCAV_UNSET SIZE_MAX
+extern size_t gm_scav_trim_threshold, gm_scav_top_pad;
+
 /* Once a tick: record memory in use into w and return the retained target
  * (recent peak plus margin, capped by GOMALLOC_RETAIN_MAX); *retained gets
  * the bytes retained now. Takes the heap lock. */

@@ -31,7 +31,8 @@ static const char *const c_names[] = {
     "aligned_alloc",  "posix_memalign", "memalign",        "valloc",        "pvalloc",
     "malloc_usable_size", "malloc_trim", "free_sized",     "free_aligned_sized", "cfree",
     "__libc_malloc",  "__libc_free",    "__libc_calloc",   "__libc_realloc", "__libc_memalign",
-    "__libc_valloc",  "__libc_pvalloc"};
+    "__libc_valloc",  "__libc_pvalloc", "mallinfo",        "mallinfo2",     "malloc_stats",
+    "malloc_info",    "mallopt"};
 
 static const char *const cxx_names[] = {
     "_Znwm",                                 /* new(size_t) */

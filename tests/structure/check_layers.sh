@@ -19,8 +19,9 @@ layers=(
   "mheap mheap scavenger"
   "mcentral mcentral"
   "mcache mcache mcache_internal mcache_reclaim mcache_registry"
-  "api mallocgc free malloc override debugheap"
-  "top init background stats statsprint heapmap heapdump"
+  "api mallocgc free malloc debugheap"
+  "top init background stats statsprint heapmap heapdump mallinfo"
+  "exports override"
 )
 declare -A level
 for i in "${!layers[@]}"; do
