@@ -65,16 +65,17 @@ int main(void) {
   f[40] = 1; /* expect: Invalid write */
 
   /* Uninitialised: fresh malloc, and the tail realloc added (the copy
-   * moves only the 10 bytes the program wrote, not the slot's 16). */
+   * moves only the 20 bytes of the block, not the slot's 32: the last
+   * word would be an invalid read inside realloc). */
   char *g = malloc(16);
   if (g[3] == 42) /* expect: Conditional jump */
     puts("42");
-  char *h = malloc(10);
-  memset(h, 'a', 10);
+  char *h = malloc(20);
+  memset(h, 'a', 20);
   h = realloc(h, 1000); /* moves */
-  if (h[9] != 'a')
+  if (h[19] != 'a')
     abort();
-  if (h[12] == 42) /* expect: Conditional jump */
+  if (h[26] == 42) /* expect: Conditional jump */
     puts("42");
 
   /* realloc in place (same class, 112): shrinking makes the tail
