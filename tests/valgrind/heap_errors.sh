@@ -41,7 +41,8 @@ records=$(awk -v src="$name" '
     t = $0; sub(/^==[0-9]+== +/, "", t)
     if (head == "") head = t
     all = all " | " t
-    if (line == "" && match(t, "\\(" src ":[0-9]+\\)")) {
+    # "(heap_errors.c:N)", or with a directory (clang records one)
+    if (line == "" && match(t, "[(/]" src ":[0-9]+\\)")) {
       line = substr(t, RSTART + length(src) + 2, RLENGTH - length(src) - 3)
     }
   }
