@@ -1,19 +1,22 @@
 # Thin wrapper over CMake. `make` builds a release, `make test` builds and runs
 # every test, `make bench` runs the benchmark suite against glibc, jemalloc,
 # tcmalloc and mimalloc. SAN=address|undefined|thread gives a sanitizer build,
-# DEBUG=1 a build with internal invariant checks; each lives in its own dir.
+# DEBUG=1 a build with internal invariant checks, VALGRIND=1 a library that
+# describes its heap to valgrind's memcheck; each lives in its own dir.
 # `make icount` checks the fast paths' instruction counts (callgrind).
 # `make fuzz` runs the gm_* API fuzzer (clang, libFuzzer, ASan+UBSan) for
 # FUZZ_SECONDS in build-fuzz (build-fuzz-debug with DEBUG=1).
 BUILD_TYPE ?= Release
 SAN ?=
 DEBUG ?=
+VALGRIND ?=
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 PREFIX ?= /usr/local
 
-BUILD_DIR := build$(if $(SAN),-$(SAN))$(if $(DEBUG),-debug)
+BUILD_DIR := build$(if $(SAN),-$(SAN))$(if $(DEBUG),-debug)$(if $(VALGRIND),-valgrind)
 CMAKE_FLAGS := -DCMAKE_BUILD_TYPE=$(if $(SAN),RelWithDebInfo,$(BUILD_TYPE)) \
-	-DGM_SANITIZE=$(SAN) -DGM_DEBUG=$(if $(DEBUG),ON,OFF) -DCMAKE_INSTALL_PREFIX=$(PREFIX) \
+	-DGM_SANITIZE=$(SAN) -DGM_DEBUG=$(if $(DEBUG),ON,OFF) \
+	-DGM_VALGRIND=$(if $(VALGRIND),ON,OFF) -DCMAKE_INSTALL_PREFIX=$(PREFIX) \
 	-DGM_BUILD_TESTS=ON -DGM_BUILD_BENCH=ON
 
 .PHONY: all build configure test bench icount fuzz install clean

@@ -4,6 +4,7 @@
 
 #include "error.h"
 #include "os.h"
+#include "vg.h"
 
 #include <errno.h>
 
@@ -61,6 +62,7 @@ static bool register_arena(uintptr_t base) {
       gm_sys_alloc(sizeof *ha + (in_window ? 0 : GM_PAGES_PER_ARENA * sizeof(gm_mspan_t *)));
   if (!ha)
     return false;
+  GM_VG_HIDE(ha, sizeof *ha); /* ha->base is the first block's address (vg.h) */
   ha->base = base;
   ha->spans = in_window ? &gm_window_spans[wpage] : ha->own_spans;
   gm_store_release(slot, ha);

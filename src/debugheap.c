@@ -10,6 +10,7 @@
 #include "mallocgc.h"
 #include "mheap.h"
 #include "os.h"
+#include "vg.h"
 
 #include <errno.h>
 #include <string.h>
@@ -209,7 +210,7 @@ static void large_release(gm_mspan_t *s, unsigned char *p) {
 
 /* ---- the hooks --------------------------------------------------------- */
 
-void *gm_dbg_malloc(size_t n, size_t align) {
+static void *dbg_malloc(size_t n, size_t align) {
   if (GM_UNLIKELY(gm_load_acquire(&gm_init_state) != GM_INIT_DONE))
     gm_init();
   if (n > GM_MAX_ALLOC) {
@@ -242,7 +243,7 @@ static size_t small_check(gm_mspan_t *s, unsigned char *p) {
   return n;
 }
 
-void *gm_dbg_free_prepare(void *p) {
+static void *dbg_free_prepare(void *p) {
   gm_mspan_t *s = gm_live_span(p, "free");
   if (gm_load_relaxed(&s->state) == GM_SPAN_LARGE) {
     /* Claim the span before looking at the block (span.h): the loser of
@@ -260,7 +261,7 @@ void *gm_dbg_free_prepare(void *p) {
   return p;
 }
 
-void *gm_dbg_resize_in_place(gm_mspan_t *s, void *p, size_t size) {
+static void *dbg_resize_in_place(gm_mspan_t *s, void *p, size_t size) {
   unsigned char *b = p;
   if (gm_load_relaxed(&s->state) == GM_SPAN_LARGE) {
     size_t n = s->dbg_size;
@@ -299,13 +300,44 @@ void *gm_dbg_resize_in_place(gm_mspan_t *s, void *p, size_t size) {
   return p;
 }
 
-size_t gm_dbg_size(gm_mspan_t *s, const void *p) {
+static size_t dbg_size(gm_mspan_t *s, const void *p) {
   if (gm_load_relaxed(&s->state) == GM_SPAN_LARGE)
     return s->dbg_size;
   return small_size(p, s->elemsize);
 }
 
 uintptr_t gm_dbg_large_ptr(const gm_mspan_t *s) { return s->base + s->dbg_off; }
+
+/* The hooks proper. In a valgrind build (vg.h) the canaries, trailers and
+ * free fills live in memory memcheck holds no-access (outside the user's
+ * block): memcheck must not report our own checks of them. */
+void *gm_dbg_malloc(size_t n, size_t align) {
+  GM_VG_QUIET_BEGIN();
+  void *p = dbg_malloc(n, align);
+  GM_VG_QUIET_END();
+  return p;
+}
+
+void *gm_dbg_free_prepare(void *p) {
+  GM_VG_QUIET_BEGIN();
+  p = dbg_free_prepare(p);
+  GM_VG_QUIET_END();
+  return p;
+}
+
+void *gm_dbg_resize_in_place(gm_mspan_t *s, void *p, size_t size) {
+  GM_VG_QUIET_BEGIN();
+  p = dbg_resize_in_place(s, p, size);
+  GM_VG_QUIET_END();
+  return p;
+}
+
+size_t gm_dbg_size(gm_mspan_t *s, const void *p) {
+  GM_VG_QUIET_BEGIN();
+  size_t n = dbg_size(s, p);
+  GM_VG_QUIET_END();
+  return n;
+}
 
 
 #endif /* GM_DEBUG */

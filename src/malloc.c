@@ -68,6 +68,7 @@
 #include "mheap.h"
 #include "os.h"
 #include "scavenger.h"
+#include "vg.h"
 
 #include <errno.h>
 #include <string.h>
@@ -133,6 +134,7 @@ GM_API void *gm_calloc(size_t count, size_t size) {
    * (debug builds fill even fresh slots). */
   if (GM_DEBUG || gm_span_of((uintptr_t)p)->needzero)
     memset(p, 0, n);
+  GM_VG_DEFINED(p, n); /* zero either way */
   return p;
 }
 
@@ -143,7 +145,9 @@ GM_API size_t gm_usable_size(const void *p) {
 #if GM_DEBUG
   return gm_dbg_size(s, p); /* the rest of the slot is canary */
 #else
-  return s->elemsize;
+  /* Valgrind builds: the rest of the slot is no-access to memcheck, so, as
+   * under memcheck's own malloc, the usable size is the requested one. */
+  return GM_VG_SIZE(p, s->elemsize);
 #endif
 }
 
@@ -160,11 +164,21 @@ GM_API void *gm_realloc(void *p, size_t size) {
   {
     /* In place within a small block's class, or over free pages after a
      * large block, as in release builds; otherwise move. */
-    void *r = gm_dbg_resize_in_place(s, p, size);
-    if (r)
-      return r;
     size_t n = gm_dbg_size(s, p);
-    void *q = gm_dbg_malloc(size, 0);
+    void *r = gm_dbg_resize_in_place(s, p, size);
+    if (r == p) {
+      GM_VG_RESIZE(p, n, size);
+      return r;
+    }
+    if (r) {
+      /* A large block slid up in its pages: to memcheck, a new block
+       * holding the old bytes (their definedness is lost). */
+      GM_VG_FREE(p);
+      GM_VG_MALLOC(r, size, 0);
+      GM_VG_DEFINED(r, n < size ? n : size);
+      return r;
+    }
+    void *q = gm_malloc_impl(size);
     if (q) {
       memcpy(q, p, n < size ? n : size);
       gm_free_impl(p);
@@ -173,31 +187,42 @@ GM_API void *gm_realloc(void *p, size_t size) {
   }
 #endif
   size_t old = s->elemsize;
+  /* The size memcheck knows in valgrind builds (old otherwise): resizing
+   * in place must name it exactly, and a move copies only the bytes the
+   * program may read. */
+  size_t known = GM_VG_SIZE(p, old);
   unsigned cls = gm_spanclass_sizeclass(s->spanclass);
   if (cls != 0) {
     /* Same class: nothing to do. Growing past it or shrinking to a smaller
      * class moves the block (shrinking frees the room for other sizes). */
-    if (size <= GM_MAX_SMALL_SIZE && (size <= old && gm_size_to_class(size) >= cls))
+    if (size <= GM_MAX_SMALL_SIZE && (size <= old && gm_size_to_class(size) >= cls)) {
+      GM_VG_RESIZE(p, known, size);
       return p;
+    }
   } else if (size > GM_MAX_SMALL_SIZE && size <= GM_MAX_ALLOC) {
     size_t npages = (size + GM_PAGE_MASK) >> GM_PAGE_SHIFT;
-    if (npages == s->npages)
+    if (npages == s->npages) {
+      GM_VG_RESIZE(p, known, size);
       return p;
+    }
     if (npages < s->npages) {
       /* Shrink in place; the tail pages go back to the heap. Keep the
        * block when the saving would be under a quarter, to avoid
        * ping-pong for small size changes. */
       if (s->npages - npages >= (s->npages + 3) / 4)
         gm_mheap_shrink_span(s, p, npages);
+      GM_VG_RESIZE(p, known, size);
       return p;
     }
-    if (gm_mheap_grow_span(s, p, npages))
+    if (gm_mheap_grow_span(s, p, npages)) {
+      GM_VG_RESIZE(p, known, size); /* the new pages came no-access (mheap.c) */
       return p;
+    }
   }
   void *q = gm_malloc_impl(size);
   if (GM_UNLIKELY(q == NULL))
     return NULL; /* p is untouched */
-  memcpy(q, p, old < size ? old : size);
+  memcpy(q, p, known < size ? known : size);
   gm_free_impl(p);
   return q;
 }
@@ -218,7 +243,7 @@ GM_API void *gm_reallocarray(void *p, size_t count, size_t size) {
 /* align is a power of two. Small sizes use the first size class whose
  * objects are all aligned (a 4 KiB-aligned 4 KiB block is one 4 KiB slot);
  * everything else is a large span whose first page is aligned. */
-static void *aligned_impl(size_t align, size_t size) {
+static void *aligned_raw(size_t align, size_t size) {
 #if GM_DEBUG
   if (align > GM_MAX_ALIGN) {
     errno = ENOMEM;
@@ -229,7 +254,7 @@ static void *aligned_impl(size_t align, size_t size) {
   if (align <= 16) {
     if (size < align)
       size = align;
-    return gm_malloc_impl(size);
+    return gm_malloc_raw(size);
   }
   if (size <= GM_MAX_SMALL_SIZE && align <= GM_PAGE_SIZE) {
     if (GM_UNLIKELY(gm_load_acquire(&gm_init_state) != GM_INIT_DONE))
@@ -244,6 +269,12 @@ static void *aligned_impl(size_t align, size_t size) {
   }
   size_t align_pages = align > GM_PAGE_SIZE ? align >> GM_PAGE_SHIFT : 1;
   return gm_malloc_large(size ? size : 1, align_pages);
+}
+
+static void *aligned_impl(size_t align, size_t size) {
+  void *p = aligned_raw(align, size);
+  GM_VG_MALLOC(p, size, 0);
+  return p;
 }
 
 GM_API void *gm_aligned_alloc(size_t alignment, size_t size) {

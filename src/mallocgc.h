@@ -9,6 +9,7 @@
 #include "debugheap.h"
 #include "free.h"
 #include "mcache.h"
+#include "vg.h"
 
 /* Largest request we try to satisfy: beyond this the address space cannot
  * hold it anyway, and page arithmetic must not overflow. */
@@ -16,13 +17,20 @@
 
 void *gm_malloc_large(size_t size, size_t align_pages);
 
-GM_INLINE void *gm_malloc_impl(size_t size) {
+/* A block of size bytes, not yet announced to memcheck (vg.h). */
+GM_INLINE void *gm_malloc_raw(size_t size) {
 #if GM_DEBUG
   return gm_dbg_malloc(size, 0);
 #endif
   if (GM_LIKELY(size <= GM_MAX_SMALL_SIZE))
     return gm_mcache_alloc_small(size);
   return gm_malloc_large(size, 1);
+}
+
+GM_INLINE void *gm_malloc_impl(size_t size) {
+  void *p = gm_malloc_raw(size);
+  GM_VG_MALLOC(p, size, 0);
+  return p;
 }
 
 #endif

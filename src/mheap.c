@@ -16,6 +16,7 @@
 #include "error.h"
 #include "os.h"
 #include "options.h" /* GOMALLOC_RETAIN_MAX */
+#include "vg.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -220,6 +221,7 @@ gm_mspan_t *gm_mheap_alloc_span(size_t npages, gm_spanclass_t spc, size_t align_
     return NULL;
   }
   gm_span_init(s, base, npages, spc);
+  GM_VG_NOACCESS((void *)base, npages << GM_PAGE_SHIFT); /* until its blocks are handed out */
   s->bucket = (uint8_t)b;
   s->needzero = scav < npages;
   gm_store_relaxed(&s->owner, owner);
@@ -303,6 +305,7 @@ bool gm_mheap_grow_span(gm_mspan_t *s, const void *p, size_t new_npages) {
   bool ok = gm_pagealloc_alloc_at(&h->pages, end, extra, &scav) ||
             (extend_top_locked(end, extra) && gm_pagealloc_alloc_at(&h->pages, end, extra, &scav));
   if (ok) {
+    GM_VG_NOACCESS((void *)end, extra << GM_PAGE_SHIFT); /* realloc announces the block's part */
     gm_arena_set_spans_locked(end, extra, s);
     h->large_pages += extra;
     note_large_peak_locked();

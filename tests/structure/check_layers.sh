@@ -13,7 +13,7 @@ src=${1:?usage: check_layers.sh SRC_DIR}
 
 # Bottom first. One line a layer: its name, then its files' base names.
 layers=(
-  "base config internal error os os_linux options fixalloc"
+  "base config internal error os os_linux options fixalloc vg"
   "pagealloc pagealloc pallocbits"
   "span sizeclasses sizeclass span arena"
   "mheap mheap scavenger"
