@@ -3,6 +3,7 @@
 # tcmalloc and mimalloc. SAN=address|undefined|thread gives a sanitizer build,
 # DEBUG=1 a build with internal invariant checks; each lives in its own dir.
 # `make icount` checks the fast paths' instruction counts (callgrind).
+# `make package` builds the Debian package (build-package/gomalloc_*.deb).
 BUILD_TYPE ?= Release
 SAN ?=
 DEBUG ?=
@@ -14,7 +15,7 @@ CMAKE_FLAGS := -DCMAKE_BUILD_TYPE=$(if $(SAN),RelWithDebInfo,$(BUILD_TYPE)) \
 	-DGM_SANITIZE=$(SAN) -DGM_DEBUG=$(if $(DEBUG),ON,OFF) -DCMAKE_INSTALL_PREFIX=$(PREFIX) \
 	-DGM_BUILD_TESTS=ON -DGM_BUILD_BENCH=ON
 
-.PHONY: all build configure test bench icount install clean
+.PHONY: all build configure test bench icount install package clean
 
 all: build
 
@@ -45,6 +46,16 @@ icount: build
 
 install: build
 	cmake --install $(BUILD_DIR)
+
+# The .deb (cmake/packaging.cmake): a release build of its own, configured
+# for the prefix /usr so that the libraries go to Debian's multiarch libdir.
+PACKAGE_DIR := build-package
+package:
+	cmake -S . -B $(PACKAGE_DIR) -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=/usr \
+		-DGM_SANITIZE= -DGM_DEBUG=OFF -DGM_BUILD_TESTS=OFF -DGM_BUILD_BENCH=OFF > /dev/null
+	cmake --build $(PACKAGE_DIR) -j $(JOBS)
+	cd $(PACKAGE_DIR) && cpack -G DEB
+	@ls $(PACKAGE_DIR)/*.deb
 
 clean:
 	rm -rf build build-*
