@@ -6,6 +6,7 @@
 # `make icount` checks the fast paths' instruction counts (callgrind).
 # `make fuzz` runs the gm_* API fuzzer (clang, libFuzzer, ASan+UBSan) for
 # FUZZ_SECONDS in build-fuzz (build-fuzz-debug with DEBUG=1).
+# `make package` builds the Debian package (build-package/gomalloc_*.deb).
 BUILD_TYPE ?= Release
 SAN ?=
 DEBUG ?=
@@ -19,7 +20,7 @@ CMAKE_FLAGS := -DCMAKE_BUILD_TYPE=$(if $(SAN),RelWithDebInfo,$(BUILD_TYPE)) \
 	-DGM_VALGRIND=$(if $(VALGRIND),ON,OFF) -DCMAKE_INSTALL_PREFIX=$(PREFIX) \
 	-DGM_BUILD_TESTS=ON -DGM_BUILD_BENCH=ON
 
-.PHONY: all build configure test bench icount fuzz install clean
+.PHONY: all build configure test bench icount fuzz install package clean
 
 all: build
 
@@ -65,6 +66,16 @@ fuzz:
 
 install: build
 	cmake --install $(BUILD_DIR)
+
+# The .deb (cmake/packaging.cmake): a release build of its own, configured
+# for the prefix /usr so that the libraries go to Debian's multiarch libdir.
+PACKAGE_DIR := build-package
+package:
+	cmake -S . -B $(PACKAGE_DIR) -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=/usr \
+		-DGM_SANITIZE= -DGM_DEBUG=OFF -DGM_BUILD_TESTS=OFF -DGM_BUILD_BENCH=OFF > /dev/null
+	cmake --build $(PACKAGE_DIR) -j $(JOBS)
+	cd $(PACKAGE_DIR) && cpack -G DEB
+	@ls $(PACKAGE_DIR)/*.deb
 
 clean:
 	rm -rf build build-*

@@ -29,6 +29,7 @@ struct command {
   const char *summary; /* one line for the usage listing */
   int (*run)(int argc, char **argv); /* argv[0] is the subcommand name */
   void (*help)(FILE *f);
+  int hidden; /* left out of the usage listing (build-time helpers) */
 };
 
 static const struct command *find_command(const char *name);
@@ -442,13 +443,68 @@ static int cmd_help(int argc, char **argv) {
   return 0;
 }
 
+/* ---- man-options (hidden) ---------------------------------------------------------- */
+
+/* The build splices this into the man pages' ENVIRONMENT sections
+ * (docs/gomalloc.[13].in, cmake/gen_manpage.cmake), so that they list the
+ * table the library parses and cannot drift from it. */
+static void help_man_options(FILE *f) {
+  fputs("usage: gomalloc man-options\n"
+        "\n"
+        "Print the environment options as man-page (roff) source, for the build.\n",
+        f);
+}
+
+/* Text as roff reads it literally: a backslash is \e, and a line may not
+ * start with a control character. */
+static void roff(FILE *f, const char *s) {
+  if (*s == '.' || *s == '\'')
+    fputs("\\&", f);
+  for (; *s; s++) {
+    if (*s == '\\')
+      fputs("\\e", f);
+    else
+      fputc(*s, f);
+  }
+}
+
+static int cmd_man_options(int argc, char **argv) {
+  if (argc > 1 && is_help_flag(argv[1])) {
+    help_man_options(stdout);
+    return 0;
+  }
+  if (argc > 1)
+    return bad_flag(argv[0], argv[1]);
+  size_t n;
+  const gm_option_t *opt = gm_options_table(&n);
+  for (size_t i = 0; i < n; i++) {
+    if (opt[i].internal)
+      continue;
+    fputs(".TP\n\\fB", stdout);
+    roff(stdout, opt[i].name);
+    fputs("\\fR=\\fI", stdout);
+    roff(stdout, opt[i].value);
+    fputs("\\fR\n", stdout);
+    roff(stdout, opt[i].help);
+    fputs(".\n", stdout);
+    if (opt[i].dflt[0]) {
+      fputs("Default: ", stdout);
+      roff(stdout, opt[i].dflt);
+      fputs(".\n", stdout);
+    }
+  }
+  return 0;
+}
+
 /* ---- dispatch --------------------------------------------------------------------- */
 
 static const struct command commands[] = {
-    {"sizeclasses", "print the size-class table", cmd_sizeclasses, help_sizeclasses},
-    {"run", "run a program with gomalloc, with heap statistics or a heap map", cmd_run, help_run},
-    {"heapmap", "draw a heap dump as the heap map (an HTML page)", cmd_heapmap, help_heapmap},
-    {"help", "show help for a command", cmd_help, help_help},
+    {"sizeclasses", "print the size-class table", cmd_sizeclasses, help_sizeclasses, 0},
+    {"run", "run a program with gomalloc, with heap statistics or a heap map", cmd_run, help_run,
+     0},
+    {"heapmap", "draw a heap dump as the heap map (an HTML page)", cmd_heapmap, help_heapmap, 0},
+    {"help", "show help for a command", cmd_help, help_help, 0},
+    {"man-options", "", cmd_man_options, help_man_options, 1},
 };
 
 static const struct command *find_command(const char *name) {
@@ -478,7 +534,8 @@ static void environment(FILE *f) {
 static void usage(FILE *f) {
   fputs("usage: gomalloc [--help] [--version] COMMAND [ARGS]\n\ncommands:\n", f);
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-    fprintf(f, "  %-12s  %s\n", commands[i].name, commands[i].summary);
+    if (!commands[i].hidden)
+      fprintf(f, "  %-12s  %s\n", commands[i].name, commands[i].summary);
   fputs("\nRun 'gomalloc COMMAND --help' for the options of a command.\n", f);
   environment(f);
 }
