@@ -9,9 +9,10 @@
 #include <errno.h>
 
 gm_heaparena_t *gm_arena_flat[GM_ARENA_FLAT_LEN];
-/* Aligned to the largest OS page (64 KiB, aarch64) so that releasing its
- * pages (gm_arena_release_locked) never touches a neighbour's. */
-__attribute__((aligned(65536))) gm_mspan_t *gm_window_spans[GM_WINDOW_PAGES];
+/* Released a page at a time (gm_arena_release_locked), rounded inwards:
+ * a page it shares with .data (file-backed, which DONTNEED would reload)
+ * or a neighbour is never released. */
+gm_mspan_t *gm_window_spans[GM_WINDOW_PAGES];
 uintptr_t gm_window_base;
 gm_heaparena_t **gm_arena_l1[1u << GM_ARENA_L1_BITS];
 
@@ -94,7 +95,7 @@ void gm_arena_init(void) {
   if (!base)
     base = RANDOM_BASE_LO + (gm_sys_random() % (RANDOM_BASE_SPAN >> GM_ARENA_SHIFT) << GM_ARENA_SHIFT);
   base &= ~(uintptr_t)(GM_ARENA_BYTES - 1);
-  gm_store_relaxed(&gm_window_base, base);
+  gm_window_base = base;
   arena_hint = base;
 }
 

@@ -46,9 +46,11 @@
 #define GM_WINDOW_BITS 34 /* 16 GiB */
 #define GM_WINDOW_PAGES ((size_t)1 << (GM_WINDOW_BITS - GM_PAGE_SHIFT))
 extern gm_mspan_t *gm_window_spans[GM_WINDOW_PAGES];
-/* The heap's base, the window's first byte: set once by gm_arena_init,
- * before the heap reserves anything. */
-extern uintptr_t gm_window_base;
+/* The heap's base, the window's first byte: set once by gm_arena_init
+ * (gm_init), before any block exists, and read with a plain load. Hidden:
+ * under -fPIC an extern is reached through the GOT, two more instructions
+ * in free. */
+extern GM_HIDDEN uintptr_t gm_window_base;
 
 typedef struct gm_heaparena {
   /* Span of every page (GM_PAGES_PER_ARENA entries: a slice of
@@ -66,7 +68,7 @@ typedef struct gm_heaparena {
 
 /* p's page in the window: below GM_WINDOW_PAGES iff p lies in it. */
 GM_INLINE size_t gm_window_page(uintptr_t p) {
-  return (p - gm_load_relaxed(&gm_window_base)) >> GM_PAGE_SHIFT;
+  return (p - gm_window_base) >> GM_PAGE_SHIFT;
 }
 
 /* The span entry of p's page if p lies in the window, else NULL (as for a
