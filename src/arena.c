@@ -3,13 +3,18 @@
 #include "arena.h"
 
 #include "error.h"
+#include "options.h" /* GOMALLOC_HEAP_BASE */
 #include "os.h"
 #include "vg.h"
 
 #include <errno.h>
 
 gm_heaparena_t *gm_arena_flat[GM_ARENA_FLAT_LEN];
+/* Released a page at a time (gm_arena_release_locked), rounded inwards:
+ * a page it shares with .data (file-backed, which DONTNEED would reload)
+ * or a neighbour is never released. */
 gm_mspan_t *gm_window_spans[GM_WINDOW_PAGES];
+uintptr_t gm_window_base;
 gm_heaparena_t **gm_arena_l1[1u << GM_ARENA_L1_BITS];
 
 /* Out of line: only arenas the kernel placed above 4 TiB take this path,
@@ -18,11 +23,22 @@ gm_heaparena_t *gm_arena_of_high(uintptr_t p) { return gm_arena_of_two_level(p);
 
 /* Where the next reservation should go. Go starts its heap at
  * 0x00c000000000, a recognisable address well away from the mmap area
- * (which grows down from the top) and the program break; we do the same and
- * then grow upwards so arenas stay contiguous and free page runs can
- * coalesce across arena boundaries. If the kernel puts a reservation
- * elsewhere (address taken, or sanitizer shadow memory), we follow it. */
-static uintptr_t arena_hint = GM_WINDOW_BASE;
+ * (which grows down from the top) and the program break, and so did we:
+ * then every run put its first block at the same address, and a double
+ * free racing an allocation (one block handed out twice) was reliably
+ * exploitable. We leave Go here: the base is random, arena-aligned, in
+ * [1 TiB, 15 TiB), below the mmap area, PIE images and the break on
+ * x86-64 and aarch64 (48-bit), and inside the flat arena table and its
+ * window. That is 14 TiB / 64 MiB = 229376 bases, 17.8 bits; glibc's mmap
+ * base has 28 at page granularity, which arenas cannot use.
+ * GOMALLOC_HEAP_BASE=fixed (Go's address) or an address pins it for
+ * reproducible debugging. From there the heap grows upwards so arenas stay
+ * contiguous and free page runs can coalesce across arena boundaries. If
+ * the kernel puts a reservation elsewhere (address taken, or sanitizer
+ * shadow memory), we follow it. */
+#define RANDOM_BASE_LO ((uintptr_t)1 << 40)
+#define RANDOM_BASE_SPAN ((uintptr_t)14 << 40)
+static uintptr_t arena_hint;
 static size_t arena_count;
 
 /* All arenas, for walks (stats, heap map); grown on demand. Heap lock. */
@@ -56,7 +72,7 @@ static bool register_arena(uintptr_t base) {
     }
     slot = &l2[(base >> GM_ARENA_SHIFT) & ((1u << GM_ARENA_L2_BITS) - 1)];
   }
-  size_t wpage = gm_window_page(base); /* arenas lie wholly in or out */
+  size_t wpage = gm_window_page(base); /* arenas lie wholly in or out (both aligned) */
   bool in_window = wpage < GM_WINDOW_PAGES;
   gm_heaparena_t *ha =
       gm_sys_alloc(sizeof *ha + (in_window ? 0 : GM_PAGES_PER_ARENA * sizeof(gm_mspan_t *)));
@@ -76,8 +92,20 @@ static bool register_arena(uintptr_t base) {
   return true;
 }
 
-uintptr_t gm_arena_reserve_locked(size_t n) {
-  void *p = gm_sys_reserve_aligned((void *)arena_hint, n, GM_ARENA_BYTES);
+void gm_arena_init(void) {
+  uintptr_t base = gm_options.heap_base;
+  if (!base)
+    base = RANDOM_BASE_LO + (gm_sys_random() % (RANDOM_BASE_SPAN >> GM_ARENA_SHIFT) << GM_ARENA_SHIFT);
+  base &= ~(uintptr_t)(GM_ARENA_BYTES - 1);
+  gm_window_base = base;
+  arena_hint = base;
+}
+
+uintptr_t gm_arena_reserve_locked(size_t n, size_t align) {
+  if (!arena_hint)
+    gm_arena_init(); /* a test that never ran gm_init */
+  uintptr_t hint = GM_ALIGN_UP(arena_hint, align);
+  void *p = gm_sys_reserve_aligned(hint < arena_hint ? NULL : (void *)hint, n, align);
   if (!p)
     return 0;
   uintptr_t base = (uintptr_t)p;
@@ -87,17 +115,46 @@ uintptr_t gm_arena_reserve_locked(size_t n) {
     errno = ENOMEM;
     return 0;
   }
-  for (size_t off = 0; off < n; off += GM_ARENA_BYTES) {
-    if (!register_arena(base + off)) {
-      /* Arenas registered so far stay (their map entries are harmless);
-       * give back the rest of the address space. */
-      gm_sys_free((void *)(base + off), n - off);
-      errno = ENOMEM;
-      return 0;
-    }
-  }
-  arena_hint = base + n;
+  /* A region of huge alignment is placed for one block; the heap keeps
+   * growing where it was. */
+  if (align <= GM_ARENA_BYTES)
+    arena_hint = base + n;
   return base;
+}
+
+bool gm_arena_map_locked(uintptr_t base, size_t n) {
+  for (uintptr_t a = base & ~(uintptr_t)(GM_ARENA_BYTES - 1); a < base + n; a += GM_ARENA_BYTES)
+    if (!gm_arena_of(a) && !register_arena(a)) {
+      /* Arenas registered so far stay (their map entries are harmless). */
+      errno = ENOMEM;
+      return false;
+    }
+  return true;
+}
+
+void gm_arena_release_locked(uintptr_t base, size_t n) {
+  uintptr_t p = base, end = base + n;
+  while (p < end) {
+    gm_heaparena_t *ha = gm_arena_of(p);
+    size_t i = (p >> GM_PAGE_SHIFT) & (GM_PAGES_PER_ARENA - 1);
+    size_t k = GM_PAGES_PER_ARENA - i, left = (end - p) >> GM_PAGE_SHIFT;
+    if (k > left)
+      k = left;
+    /* Rounded inwards to OS pages: a table page shared with a page not
+     * released here stays. */
+    if (ha)
+      gm_sys_unused(&ha->spans[i], k * sizeof(gm_mspan_t *));
+    p += k << GM_PAGE_SHIFT;
+  }
+}
+
+uintptr_t gm_arena_next_aligned(uintptr_t from, size_t align) {
+  for (size_t a = 0; a < arena_count; a++) {
+    uintptr_t b = all_arenas[a]->base;
+    if (b >= from && (b & (align - 1)) == 0)
+      return b;
+  }
+  return 0;
 }
 
 void gm_arena_mark_in_use_locked(uintptr_t base, bool in_use) {

@@ -11,9 +11,16 @@
 #include "mcache.h"
 #include "vg.h"
 
-/* Largest request we try to satisfy: beyond this the address space cannot
- * hold it anyway, and page arithmetic must not overflow. */
-#define GM_MAX_ALLOC ((size_t)1 << (GM_ADDR_BITS - 2))
+/* Largest request we try to satisfy: 1 TiB, 1/128 of the 47-bit user
+ * address space. glibc refuses only above PTRDIFF_MAX and leaves the rest to
+ * the kernel's commit check; we map what we hand out the same way (os.h),
+ * but a block also costs metadata written under the heap lock, one span
+ * pointer per 8 KiB page: 1 GiB and seconds for 1 TiB, stalling every
+ * other thread's slow path. 2^40 keeps that bounded and still lets a
+ * machine with over a terabyte of RAM + swap use one block of most of it.
+ * (It was 2^46: the fuzzer's malloc(2^46 - 1) ran the machine out of memory
+ * on metadata.) */
+#define GM_MAX_ALLOC ((size_t)1 << 40)
 
 void *gm_malloc_large(size_t size, size_t align_pages);
 

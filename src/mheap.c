@@ -38,6 +38,7 @@ static unsigned bucket_for_words(unsigned nwords) {
 }
 
 void gm_mheap_init(void) {
+  gm_arena_init(); /* the heap's base, before anything is reserved */
   for (unsigned b = 0; b < GM_SPAN_BUCKETS; b++)
     gm_fixalloc_init(&gm_heap.spanalloc[b],
                      GM_ALIGN_UP(sizeof(gm_mspan_t) + 3 * sizeof(uint64_t) * (1u << b),
@@ -59,7 +60,10 @@ static size_t free_top_pages(size_t max) {
   return n;
 }
 
-static void release_range(uintptr_t base, size_t len) { gm_sys_unused((void *)base, len); }
+void gm_mheap_release_range_locked(uintptr_t base, size_t len) {
+  gm_sys_unused((void *)base, len);
+  gm_arena_release_locked(base, len); /* and the span table over them */
+}
 
 static void note_large_peak_locked(void) {
   gm_mheap_t *h = &gm_heap;
@@ -89,22 +93,34 @@ static void enforce_retain_max_locked(void) {
     return;
   size_t r = gm_mheap_retained_locked();
   if (r > lim)
-    gm_pagealloc_scavenge(&gm_heap.pages, r - lim, release_range);
+    gm_pagealloc_scavenge(&gm_heap.pages, r - lim, gm_mheap_release_range_locked);
 }
 
-/* Map bytes of the current reservation at its frontier and give them to
- * the page allocator. Heap lock held. */
-static bool map_frontier_locked(size_t bytes) {
+/* Map [base, base + bytes) of a reservation (charged: the kernel may say
+ * no), register its arenas and give it to the page allocator: metadata is
+ * made only for memory the kernel agreed to back. On failure the range is
+ * reserved and uncharged again. Heap lock held. */
+static bool map_range_locked(uintptr_t base, size_t bytes) {
   gm_mheap_t *h = &gm_heap;
-  if (!gm_sys_map((void *)h->cur_base, bytes))
+  if (!gm_sys_map((void *)base, bytes))
     return false;
-  if (!gm_pagealloc_grow(&h->pages, h->cur_base, bytes >> GM_PAGE_SHIFT)) {
-    gm_sys_fault((void *)h->cur_base, bytes);
+  if (!gm_arena_map_locked(base, bytes) ||
+      !gm_pagealloc_grow(&h->pages, base, bytes >> GM_PAGE_SHIFT)) {
+    gm_sys_fault((void *)base, bytes);
+    errno = ENOMEM;
     return false;
   }
-  h->cur_base += bytes;
   gm_store_relaxed(&h->mapped_bytes, h->mapped_bytes + bytes); /* read unlocked by the scavenger poke */
   enforce_retain_max_locked();
+  return true;
+}
+
+/* Map bytes of the current reservation at its frontier. Heap lock held. */
+static bool map_frontier_locked(size_t bytes) {
+  gm_mheap_t *h = &gm_heap;
+  if (!map_range_locked(h->cur_base, bytes))
+    return false;
+  h->cur_base += bytes;
   return true;
 }
 
@@ -124,23 +140,56 @@ static bool grow_locked(size_t npages, bool contiguous) {
      * the free run at the top, and then all of it must fit there. */
     size_t full = GM_ALIGN_UP(npages, (size_t)GM_CHUNK_PAGES) << GM_PAGE_SHIFT;
     size_t n = GM_ALIGN_UP(full, GM_ARENA_BYTES);
-    uintptr_t r = gm_arena_reserve_locked(n);
+    uintptr_t r = gm_arena_reserve_locked(n, GM_ARENA_BYTES);
     if (!r)
       return false;
-    h->reserved_bytes += n;
     if (r != h->cur_end) {
-      bytes = full;
-      /* Not contiguous: hand what is left of the old region to the page
-       * allocator first (Go does the same), then switch regions. */
+      /* Not contiguous: map the request in the new region first, and give
+       * the region back if the kernel will not back it (an impossible
+       * request leaves nothing behind). */
+      if (!map_range_locked(r, full)) {
+        gm_sys_free((void *)r, n);
+        return false;
+      }
+      h->reserved_bytes += n;
+      /* Hand what is left of the old region to the page allocator (Go
+       * does the same), then switch regions. */
       size_t left = h->cur_end - h->cur_base;
-      if (left && gm_sys_map((void *)h->cur_base, left) &&
-          gm_pagealloc_grow(&h->pages, h->cur_base, left >> GM_PAGE_SHIFT))
-        gm_store_relaxed(&h->mapped_bytes, h->mapped_bytes + left);
-      h->cur_base = r;
+      if (left)
+        (void)map_range_locked(h->cur_base, left);
+      h->cur_base = r + full;
+      h->cur_end = r + n;
+      return true;
     }
+    h->reserved_bytes += n;
     h->cur_end = r + n;
   }
   return map_frontier_locked(bytes);
+}
+
+/* A block aligned to more than an arena (posix_memalign(&p, 1 << 40, 1)):
+ * over-allocating by the alignment, as below, would map (and charge) the
+ * alignment and make page-allocator metadata for all of it. Instead: an
+ * aligned arena of the heap with the pages free, else a fresh reservation
+ * at an aligned address, of which only the block's chunks are mapped.
+ * Memory then follows the block's size, whatever the alignment. Heap lock
+ * held. */
+static uintptr_t alloc_huge_aligned_locked(size_t npages, size_t align_pages, size_t *scav) {
+  gm_mheap_t *h = &gm_heap;
+  size_t align = align_pages << GM_PAGE_SHIFT;
+  for (uintptr_t b = gm_arena_next_aligned(0, align); b; b = gm_arena_next_aligned(b + 1, align))
+    if (gm_pagealloc_alloc_at(&h->pages, b, npages, scav))
+      return b;
+  size_t full = GM_ALIGN_UP(npages, (size_t)GM_CHUNK_PAGES) << GM_PAGE_SHIFT;
+  uintptr_t r = gm_arena_reserve_locked(full, align);
+  if (!r)
+    return 0;
+  if (!map_range_locked(r, full)) {
+    gm_sys_free((void *)r, full);
+    return 0;
+  }
+  h->reserved_bytes += full;
+  return gm_pagealloc_alloc_at(&h->pages, r, npages, scav) ? r : 0;
 }
 
 /* Map more of the current reservation at its frontier (no new reservation)
@@ -204,14 +253,21 @@ gm_mspan_t *gm_mheap_alloc_span(size_t npages, gm_spanclass_t spc, size_t align_
     return NULL;
   }
   gm_lock(&h->lock);
-  uintptr_t base = alloc_pages_locked(npages, align_pages, &scav);
-  if (!base) {
+  uintptr_t base = align_pages > GM_PAGES_PER_ARENA
+                       ? alloc_huge_aligned_locked(npages, align_pages, &scav)
+                       : alloc_pages_locked(npages, align_pages, &scav);
+  if (!base && align_pages <= GM_PAGES_PER_ARENA) {
     if (!grow_locked(npages + align_pages - 1, align_pages <= 1) ||
         !(base = alloc_pages_locked(npages, align_pages, &scav))) {
       gm_unlock(&h->lock);
       errno = ENOMEM;
       return NULL;
     }
+  }
+  if (!base) {
+    gm_unlock(&h->lock);
+    errno = ENOMEM;
+    return NULL;
   }
   gm_mspan_t *s = gm_fixalloc_alloc(&h->spanalloc[b]);
   if (!s) {

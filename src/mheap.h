@@ -71,6 +71,11 @@ void gm_mheap_free_spans(gm_mspan_t *list);
  * of span_released_bytes. */
 void gm_mheap_span_reused(gm_mspan_t *s);
 
+/* Release free pages [base, base + len) to the OS, and the span-table
+ * pages over them: the scavenger's and the heap's callback for
+ * gm_pagealloc_scavenge. Heap lock held. */
+void gm_mheap_release_range_locked(uintptr_t base, size_t len);
+
 /* Backed bytes the heap holds: mapped, less what the page allocator knows
  * is released, less the free slots released inside spans. Heap lock. */
 size_t gm_mheap_retained_locked(void);

@@ -46,6 +46,8 @@ static const gm_option_t table[] = {
      "hard limit on retained memory, enforced when the heap grows (0: none)", false},
     {"GOMALLOC_ALIGN8", GM_OPT_BOOL, "off", FIELD(align8), NULL, "1",
      "let 17-24 byte requests use Go's 24-byte class (8-byte aligned)", false},
+    {"GOMALLOC_HEAP_BASE", GM_OPT_ADDR, "random", FIELD(heap_base), NULL, "fixed|ADDR",
+     "put the heap at Go's 0xc000000000 (fixed) or at ADDR instead of a random base", false},
     {"GOMALLOC_REPORT_PID", GM_OPT_COUNT, "0", FIELD(report_pid), NULL, "PID",
      "only process PID writes the reports at exit (0: every process)", true},
 };
@@ -153,6 +155,38 @@ bool gm_parse_enum(const char *v, const char *choices, int *out) {
   return true;
 }
 
+bool gm_parse_addr(const char *v, uintptr_t *out) {
+  if (strcmp(v, "random") == 0) {
+    *out = 0;
+    return true;
+  }
+  if (strcmp(v, "fixed") == 0) {
+    *out = GM_OPT_ADDR_FIXED;
+    return true;
+  }
+  uint64_t n = 0;
+  if (v[0] == '0' && (v[1] == 'x' || v[1] == 'X')) {
+    const char *s = v + 2;
+    if (!*s)
+      return false;
+    for (; *s; s++) {
+      unsigned d = *s >= '0' && *s <= '9'   ? (unsigned)(*s - '0')
+                   : *s >= 'a' && *s <= 'f' ? (unsigned)(*s - 'a' + 10)
+                   : *s >= 'A' && *s <= 'F' ? (unsigned)(*s - 'A' + 10)
+                                            : 16u;
+      if (d == 16 || n >> 60)
+        return false;
+      n = n << 4 | d;
+    }
+  } else if (!digits(&v, &n) || *v) {
+    return false;
+  }
+  if (n == 0 || n >> 48)
+    return false;
+  *out = (uintptr_t)n;
+  return true;
+}
+
 static size_t kind_size(gm_opt_kind_t k) {
   switch (k) {
   case GM_OPT_BOOL: return sizeof(bool);
@@ -161,6 +195,7 @@ static size_t kind_size(gm_opt_kind_t k) {
   case GM_OPT_COUNT: return sizeof(size_t);
   case GM_OPT_PATH: return GM_OPT_PATH_MAX;
   case GM_OPT_ENUM: return sizeof(int);
+  case GM_OPT_ADDR: return sizeof(uintptr_t);
   }
   return 0;
 }
@@ -175,6 +210,7 @@ bool gm_option_parse(const gm_option_t *opt, const char *v, gm_options_t *o) {
   case GM_OPT_PERCENT: return gm_parse_percent(v, field);
   case GM_OPT_COUNT: return gm_parse_count(v, field);
   case GM_OPT_ENUM: return gm_parse_enum(v, opt->choices, field);
+  case GM_OPT_ADDR: return gm_parse_addr(v, field);
   case GM_OPT_PATH: {
     size_t n = strlen(v);
     if (n >= GM_OPT_PATH_MAX)

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define GM_OPT_PATH_MAX 1024 /* file names, with their NUL */
 
@@ -27,6 +28,7 @@ typedef struct gm_options {
   unsigned scavenger_margin;            /* GOMALLOC_SCAVENGER_MARGIN, percent */
   size_t retain_max;                    /* GOMALLOC_RETAIN_MAX, bytes (0 = none) */
   size_t report_pid;                    /* GOMALLOC_REPORT_PID (0 = every process) */
+  uintptr_t heap_base;                  /* GOMALLOC_HEAP_BASE (0 = random) */
 } gm_options_t;
 extern gm_options_t gm_options;
 
@@ -37,6 +39,7 @@ typedef enum gm_opt_kind {
   GM_OPT_COUNT,   /* size_t: a whole number */
   GM_OPT_PATH,    /* char[GM_OPT_PATH_MAX]: a file name */
   GM_OPT_ENUM,    /* int: the index of a name in choices; see gm_parse_enum */
+  GM_OPT_ADDR,    /* uintptr_t: random (0), fixed (Go's heap start) or an address */
 } gm_opt_kind_t;
 
 typedef struct gm_option {
@@ -72,6 +75,10 @@ bool gm_parse_count(const char *v, size_t *out);
  * (true); any other value is 1, so that an unknown value turns the option
  * on, as GOMALLOC_STATS always has. */
 bool gm_parse_enum(const char *v, const char *choices, int *out);
+/* "random" is 0, "fixed" GM_OPT_ADDR_FIXED, else a nonzero address below
+ * 2^48, in hex (0x...) or decimal. */
+bool gm_parse_addr(const char *v, uintptr_t *out);
+#define GM_OPT_ADDR_FIXED ((uintptr_t)0x00c000000000) /* arena.h: GM_HEAP_BASE_FIXED */
 /* Parse v as option opt into o's field; false if malformed. */
 bool gm_option_parse(const gm_option_t *opt, const char *v, gm_options_t *o);
 

@@ -3,10 +3,14 @@
  *
  * Address space moves between four states, as in Go:
  *   None     --gm_sys_reserve-->  Reserved  (PROT_NONE; no memory charged)
- *   Reserved --gm_sys_map------>  Ready     (read/write; pages fault in on touch)
+ *   Reserved --gm_sys_map------>  Ready     (read/write, charged to the commit
+ *                                            limit; pages fault in on touch)
  *   Ready    --gm_sys_unused--->  Prepared  (madvise: RSS really drops; reads give zero)
  *   Prepared --gm_sys_used----->  Ready     (nothing to do on Linux)
+ *   Ready    --gm_sys_fault---->  Reserved  (no longer charged)
  *   any      --gm_sys_free----->  None
+ * Prepared memory stays charged, as in Go: only unmapping or gm_sys_fault
+ * gives the charge back.
  * Every call that can run out of memory reports it (NULL / false with errno
  * ENOMEM) instead of crashing; other failures are bugs and are fatal. */
 #ifndef GM_OS_H
@@ -27,8 +31,9 @@ void *gm_sys_reserve(void *hint, size_t n);
  * trying hint first. NULL + ENOMEM on failure. */
 void *gm_sys_reserve_aligned(void *hint, size_t n, size_t align);
 
-/* Make reserved memory readable and writable (Reserved -> Ready).
- * Returns false with errno = ENOMEM if the kernel refuses (overcommit limits). */
+/* Make reserved memory readable and writable (Reserved -> Ready), charged
+ * to the commit limit. Returns false with errno = ENOMEM if the kernel
+ * refuses (vm.overcommit_memory 0: more than RAM + swap; 2: over the limit). */
 bool gm_sys_map(void *p, size_t n);
 
 /* Release the physical memory behind p..p+n (Ready -> Prepared): RSS falls,
@@ -42,7 +47,8 @@ void gm_sys_used(void *p, size_t n);
 /* Return address space to the OS (munmap). Preserves errno. */
 void gm_sys_free(void *p, size_t n);
 
-/* Make a range inaccessible again (Ready -> Reserved), e.g. for guard pages. */
+/* Make a range inaccessible again and uncharged (Ready -> Reserved): its
+ * contents are lost. */
 void gm_sys_fault(void *p, size_t n);
 
 /* Reserve and map zeroed read/write memory for allocator metadata, rounded
@@ -57,6 +63,10 @@ size_t gm_sys_rss(void);
  * (membarrier(2), private expedited). Registers the process on first use;
  * false if the kernel cannot (then it never will). errno is preserved. */
 bool gm_sys_membarrier(void);
+
+/* 64 random bits from the kernel (getrandom), or from the clock and the
+ * stack address if it cannot give them. errno is preserved. */
+uint64_t gm_sys_random(void);
 
 /* CPU time the calling thread has used, in ns (CLOCK_THREAD_CPUTIME_ID):
  * the clock of the background thread's work budget (background.c). */

@@ -1,6 +1,8 @@
 /* os_linux.c: the OS layer on Linux (see os.h for the memory states).
- * Go's mem_linux.go is the model: reserve with PROT_NONE, map with
- * read/write, release with MADV_DONTNEED so RSS is accurate. */
+ * Go's mem_linux.go is the model: reserve with PROT_NONE and MAP_NORESERVE
+ * (not charged), map used ranges with a fresh read/write mmap(MAP_FIXED)
+ * (charged to the commit limit, as glibc's mmap is), release with
+ * MADV_DONTNEED so RSS is accurate. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -74,14 +76,14 @@ void *gm_sys_reserve_aligned(void *hint, size_t n, size_t align) {
   return (void *)start;
 }
 
+/* A fresh mapping, not mprotect: mprotect of a MAP_NORESERVE range to
+ * read/write is never charged, so malloc(32 GiB) on a 24 GiB machine
+ * without swap succeeded and the OOM killer answered on first touch. A new
+ * mapping without MAP_NORESERVE is charged like glibc's mmap: the kernel
+ * refuses it (ENOMEM) under vm.overcommit_memory 0 when it exceeds RAM +
+ * swap, and under 2 when it passes the commit limit (Go's sysMap). */
 bool gm_sys_map(void *p, size_t n) {
-  if (mprotect(p, n, PROT_READ | PROT_WRITE) != 0) {
-    if (errno != ENOMEM && errno != EAGAIN)
-      gm_fatal("mprotect failed", p, "unexpected errno");
-    errno = ENOMEM;
-    return false;
-  }
-  return true;
+  return sys_mmap(p, n, PROT_READ | PROT_WRITE, MAP_FIXED) == p;
 }
 
 void gm_sys_unused(void *p, size_t n) {
@@ -110,10 +112,12 @@ void gm_sys_free(void *p, size_t n) {
   errno = saved;
 }
 
+/* A fresh reserved mapping, so the range is no longer charged (mprotect
+ * would keep the charge; Go's sysFault maps over it the same way). */
 void gm_sys_fault(void *p, size_t n) {
   int saved = errno;
-  if (mprotect(p, n, PROT_NONE) != 0 && errno != ENOMEM)
-    gm_fatal("mprotect failed", p, "unexpected errno");
+  if (sys_mmap(p, n, PROT_NONE, MAP_FIXED | MAP_NORESERVE) != p)
+    gm_fatal("mmap failed", p, "cannot give back a mapped range");
   errno = saved;
 }
 
@@ -151,6 +155,22 @@ size_t gm_sys_rss(void) {
   while (*s >= '0' && *s <= '9')
     pages = pages * 10 + (size_t)(*s++ - '0');
   return pages * gm_sys_page_size();
+}
+
+uint64_t gm_sys_random(void) {
+  int saved = errno;
+  uint64_t r = 0;
+  /* The kernel's generator; not AT_RANDOM, whose bytes are the stack
+   * protector's canary and glibc's pointer guard: a heap address must not
+   * give away bits of either. */
+  if (syscall(SYS_getrandom, &r, sizeof r, 1 /* GRND_NONBLOCK */) != (long)sizeof r) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    r = (uint64_t)t.tv_nsec * 0x9e3779b97f4a7c15ULL ^ (uint64_t)(uintptr_t)&t ^
+        (uint64_t)getpid() << 32;
+  }
+  errno = saved;
+  return r;
 }
 
 /* 0 = not tried, 1 = registered, 2 = unavailable. */

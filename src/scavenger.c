@@ -64,7 +64,6 @@ size_t gm_scav_trim_threshold = GM_SCAV_UNSET, gm_scav_top_pad;
 #define BATCH_BYTES ((size_t)4 << 20) /* per heap-lock hold */
 
 
-static void release_range(uintptr_t base, size_t len) { gm_sys_unused((void *)base, len); }
 
 /* Memory in use by spans, less the free slots released inside them: the
  * target must not count released pages as in use, or every byte released
@@ -155,7 +154,7 @@ size_t gm_scavenge_heap(size_t want, uint64_t deadline) {
   while (total < want) {
     size_t ask = want - total < BATCH_BYTES ? want - total : BATCH_BYTES;
     gm_lock(&gm_heap.lock);
-    size_t n = gm_pagealloc_scavenge(&gm_heap.pages, ask, release_range);
+    size_t n = gm_pagealloc_scavenge(&gm_heap.pages, ask, gm_mheap_release_range_locked);
     gm_unlock(&gm_heap.lock);
     total += n;
     if (n < ask || (deadline && gm_sys_thread_cpu_ns() > deadline))

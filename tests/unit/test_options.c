@@ -88,6 +88,26 @@ static void test_enum(void) {
   CHECK(!gm_parse_enum("", "off|text|json", &m) && m == -1, "empty");
 }
 
+static void test_addr(void) {
+  static const struct {
+    const char *v;
+    bool ok;
+    uintptr_t want;
+  } cases[] = {
+      {"random", true, 0},          {"fixed", true, GM_OPT_ADDR_FIXED},
+      {"0x234500000000", true, 0x234500000000}, {"0XABCdef000", true, 0xabcdef000},
+      {"4096", true, 4096},         {"0", false, 0}, {"0x", false, 0}, {"0x0", false, 0},
+      {"0x1000000000000", false, 0}, {"0x12g", false, 0}, {"12k", false, 0}, {"", false, 0},
+      {"0x10000000000000000", false, 0},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    uintptr_t a = 77;
+    bool ok = gm_parse_addr(cases[i].v, &a);
+    CHECK(ok == cases[i].ok && (ok ? a == cases[i].want : a == 77), "addr '%s': %d %#lx",
+          cases[i].v, ok, (unsigned long)a);
+  }
+}
+
 static void test_table(void) {
   size_t n;
   const gm_option_t *t = gm_options_table(&n);
@@ -125,6 +145,7 @@ static void check_defaults(const gm_options_t *o, const char *what) {
   CHECK(o->scavenger_margin == 10, "%s: margin %u", what, o->scavenger_margin);
   CHECK(o->retain_max == 0, "%s: retain max %zu", what, o->retain_max);
   CHECK(o->report_pid == 0, "%s: report pid %zu", what, o->report_pid);
+  CHECK(o->heap_base == 0, "%s: heap base %#lx", what, (unsigned long)o->heap_base);
 }
 
 static void test_load(void) {
@@ -190,6 +211,7 @@ int main(void) {
   test_size();
   test_percent_count();
   test_enum();
+  test_addr();
   test_table();
   test_load();
   return unit_done("test_options");

@@ -50,11 +50,11 @@ static size_t size_of(unsigned long long *rs) {
 
 int main(void) {
   CHECK(gm_arena_count() == 0, "the heap reserved %zu arenas before main", gm_arena_count());
-  void *block = mmap((void *)GM_WINDOW_BASE, GM_ARENA_BYTES, PROT_NONE,
+  void *block = mmap((void *)gm_window_base, GM_ARENA_BYTES, PROT_NONE,
                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
   /* Sanitizer shadow memory may hold the address already: then the heap
    * cannot be there either, and the test holds as it is. */
-  CHECK(block == (void *)GM_WINDOW_BASE || (block == MAP_FAILED && errno == EEXIST),
+  CHECK(block == (void *)gm_window_base || (block == MAP_FAILED && errno == EEXIST),
         "could not take the window's first arena (%p)", block);
 
   static unsigned char *blk[NBLK];
