@@ -16,11 +16,12 @@
  *     there (GM_VG_FREE: no-access again, and remembered, so a use after
  *     free names the block and where it was freed), and realloc in place
  *     resizes (GM_VG_RESIZE);
- *   - the span structs (fixalloc chunks) are no-access, with addressing
- *     errors off in their range: gomalloc reads and writes them as usual,
- *     but the leak checker no longer finds s->base there, which would have
- *     made every leaked large block, and the leaked first block of each
- *     span, "still reachable".
+ *   - the span structs (fixalloc chunks) and arena records have
+ *     addressing errors off in their range (GM_VG_HIDE), which memcheck's
+ *     leak checker takes as "do not scan": it no longer finds s->base or
+ *     an arena's base there, which made every leaked large block, and the
+ *     leaked first block of each span, "still reachable". memcheck warns
+ *     at exit that these ranges are still in force; they are meant to be.
  *
  * gomalloc reads its bitmaps, never its free blocks, so the no-access
  * slots do not trip it. What does touch block memory: realloc's copy
