@@ -108,8 +108,13 @@ void gm_arena_init(void) {
 uintptr_t gm_arena_reserve_locked(size_t n, size_t align) {
   if (!arena_hint)
     gm_arena_init(); /* a test that never ran gm_init */
-  uintptr_t hint = GM_ALIGN_UP(arena_hint, align);
-  void *p = gm_sys_reserve_aligned(hint < arena_hint ? NULL : (void *)hint, n, align);
+  /* A region of huge alignment goes past the window, so that the heap can
+   * keep growing contiguously through it. */
+  uintptr_t from = arena_hint, wend = gm_window_base + ((uintptr_t)1 << GM_WINDOW_BITS);
+  if (align > GM_ARENA_BYTES && from < wend)
+    from = wend;
+  uintptr_t hint = GM_ALIGN_UP(from, align);
+  void *p = gm_sys_reserve_aligned(hint < from ? NULL : (void *)hint, n, align);
   if (!p)
     return 0;
   uintptr_t base = (uintptr_t)p;
@@ -119,8 +124,8 @@ uintptr_t gm_arena_reserve_locked(size_t n, size_t align) {
     errno = ENOMEM;
     return 0;
   }
-  /* A region of huge alignment is placed for one block; the heap keeps
-   * growing where it was. */
+  /* A region of huge alignment holds one block; the heap keeps growing
+   * where it was. */
   if (align <= GM_ARENA_BYTES)
     arena_hint = base + n;
   return base;

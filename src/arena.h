@@ -122,10 +122,11 @@ GM_INLINE gm_mspan_t *gm_span_of(uintptr_t p) {
  * gm_init, after the options are read and before any allocation. */
 void gm_arena_init(void);
 
-/* Reserve n bytes (a multiple of GM_ARENA_BYTES) of arena address space
+/* Reserve n bytes (a multiple of GM_CHUNK_BYTES) of arena address space
  * aligned to align (a power of two, at least GM_ARENA_BYTES), next to the
  * previous reservation when possible (align above an arena: at the next
- * aligned address above the heap, and later reservations do not follow it).
+ * aligned address past the window, and later reservations do not follow
+ * it; the rest of its last arena stays unreserved).
  * Nothing is registered or charged yet. Returns the base, or 0 with errno =
  * ENOMEM. Heap lock held. */
 uintptr_t gm_arena_reserve_locked(size_t n, size_t align);
