@@ -100,15 +100,17 @@ static void mcache_destroy(gm_mcache_t *c) {
 
 /* A thread's first slow path: initialise the allocator if that has not
  * happened yet, and give the thread a cache of its own. Returns the
- * thread's cache, &gm_empty_mcache if the thread has exited (the caller
- * uses the orphan cache), or NULL if no cache could be made. */
+ * thread's cache, or &gm_empty_mcache if the thread has exited or no cache
+ * could be made (out of memory for metadata): the caller then uses the
+ * orphan cache, and a later slow path tries again. */
 gm_mcache_t *gm_mcache_thread_start(void) {
   gm_mcache_t *c = &gm_empty_mcache;
   if (gm_load_acquire(&gm_init_state) != GM_INIT_DONE)
     gm_init();
   if (tls_state == 0) {
-    c = mcache_create();
-    if (c) {
+    gm_mcache_t *n = mcache_create();
+    if (n) {
+      c = n;
       tls_state = 1;
       gm_tls_mcache = c;
       /* Registers the exit hook. The key was made at init, and keys below
