@@ -155,8 +155,11 @@ static void add_counts(gm_mcache_t *c, uint64_t *nmalloc, uint64_t *nfree, uint6
 }
 
 void gm_mcache_sum_counts(uint64_t *nmalloc, uint64_t *nfree, uint64_t *sample_n,
-                          uint64_t *sample_bytes) {
+                          uint64_t *sample_bytes, void (*lock_below)(void)) {
   gm_lock(&gm_mcache_registry_lock);
+  gm_lock(&gm_mcache_orphan_lock);
+  if (lock_below)
+    lock_below();
   for (unsigned i = 0; i < GM_NUM_SPAN_CLASSES; i++) {
     nmalloc[i] += gm_load_relaxed(&gm_class_counts[i].nmalloc);
     nfree[i] += gm_load_relaxed(&gm_class_counts[i].nfree);
@@ -167,7 +170,6 @@ void gm_mcache_sum_counts(uint64_t *nmalloc, uint64_t *nfree, uint64_t *sample_n
   }
   for (gm_mcache_t *c = gm_mcache_registry; c; c = c->next)
     add_counts(c, nmalloc, nfree, sample_n, sample_bytes);
-  gm_lock(&gm_mcache_orphan_lock);
   add_counts(&gm_mcache_orphan, nmalloc, nfree, sample_n, sample_bytes);
   gm_unlock(&gm_mcache_orphan_lock);
   gm_unlock(&gm_mcache_registry_lock);
