@@ -9,6 +9,7 @@
 #define _XOPEN_SOURCE 700 /* POSIX 2008 with realpath */
 #include "heapmap_render.h"
 #include "options.h"
+#include "report.h"
 #include "sizeclasses.h"
 
 #include <errno.h>
@@ -565,6 +566,8 @@ static const struct command commands[] = {
     {"run", "run a program with gomalloc, with heap statistics or a heap map", cmd_run, help_run,
      0},
     {"heapmap", "draw a heap dump as the heap map (an HTML page)", cmd_heapmap, help_heapmap, 0},
+    {"report", "draw a profile (run --profile) as an HTML page", gm_report_main, gm_report_help,
+     0},
     {"help", "show help for a command", cmd_help, help_help, 0},
     {"man-options", "", cmd_man_options, help_man_options, 1},
 };
