@@ -189,9 +189,10 @@ static void svg_histogram(FILE *f, const rp_profile_t *p) {
     double x0 = xpos((double)k->serve_lo, xmax), x1 = xpos((double)k->size + 1, xmax);
     fprintf(f, "<line class=\"cb\" x1=\"%.2f\" x2=\"%.2f\" y1=\"%.1f\" y2=\"%.1f\"/>\n", x1, x1,
             top, top + ph);
-    if (x1 - last_label > 30) {
-      fprintf(f, "<text class=\"ct\" x=\"%.1f\" y=\"%.1f\">%llu</text>\n", x1, top + ph + 14,
-              (unsigned long long)k->size);
+    char num[24];
+    int digits = snprintf(num, sizeof num, "%llu", (unsigned long long)k->size);
+    if (x1 - last_label > 7.0 * digits + 6) { /* centred labels, ~7 px a digit */
+      fprintf(f, "<text class=\"ct\" x=\"%.1f\" y=\"%.1f\">%s</text>\n", x1, top + ph + 14, num);
       last_label = x1;
     }
     if (!k->requests)
