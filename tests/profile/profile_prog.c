@@ -85,6 +85,9 @@ int main(int argc, char **argv) {
   for (int i = 0; i < 7; i++)
     free(kept(malloc(777)));
   want(777, 777, 7);
+  for (int i = 0; i < 11; i++) /* 17..24 bytes: the 32-byte class (16-byte alignment) */
+    free(kept(malloc(19)));
+  want(19, 19, 11);
   for (int i = 0; i < 5; i++)
     free(kept(calloc(3, 1001)));
   want(3003, 3003, 5);
