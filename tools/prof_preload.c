@@ -103,12 +103,15 @@ static prof_block_t *new_block(void) {
 }
 
 static __attribute__((noinline, cold)) void record_slow(size_t n) {
-  if (state == 0)
-    state = prof_decide() ? 1 : -1;
-  if (state < 0)
+  int st = __atomic_load_n(&state, __ATOMIC_RELAXED);
+  if (st == 0) { /* racing threads decide the same */
+    st = prof_decide() ? 1 : -1;
+    __atomic_store_n(&state, st, __ATOMIC_RELAXED);
+  }
+  if (st < 0)
     return;
   prof_block_t *b = NULL;
-  if (!tl_dead && key_made && (b = new_block()) != NULL) {
+  if (!tl_dead && __atomic_load_n(&key_made, __ATOMIC_ACQUIRE) && (b = new_block()) != NULL) {
     tl_block = b;
     pthread_setspecific(block_key, b); /* key < 32: no malloc in glibc */
   }
@@ -135,7 +138,14 @@ static inline void record(size_t n) {
     add_large(b, n, 0);
 }
 
+/* A fork while another thread holds free_lock must not leave it held in
+ * the child, whose new threads take it for their first request. */
+static void fork_prepare(void) { pthread_mutex_lock(&free_lock); }
+static void fork_parent(void) { pthread_mutex_unlock(&free_lock); }
+static void fork_child(void) { pthread_mutex_init(&free_lock, NULL); }
+
 void prof_counters_init(void) {
+  pthread_atfork(fork_prepare, fork_parent, fork_child);
   if (pthread_key_create(&block_key, thread_gone) == 0)
     __atomic_store_n(&key_made, 1, __ATOMIC_RELEASE);
 }

@@ -43,7 +43,12 @@ static char dir[4096];
 static long my_pid;
 static uint64_t interval_ns = 10 * 1000000ull;
 static struct timespec t0;
+/* The timeline, and its identity: a program that closes every descriptor
+ * and opens a file of its own under the same number must not get our rows
+ * (the library's exit report checks stderr the same way). */
 static int timeline_fd = -1;
+static dev_t timeline_dev;
+static ino_t timeline_ino;
 static pthread_mutex_t sample_lock = PTHREAD_MUTEX_INITIALIZER;
 static int done;
 static uint64_t rows, last_released;
@@ -141,6 +146,10 @@ static const char *const columns[] = {
 /* One row; sample_lock held. */
 static void sample(void) {
   struct gm_stats st = {.size = sizeof st};
+  struct stat sb;
+  if (timeline_fd >= 0 && (fstat(timeline_fd, &sb) != 0 || sb.st_dev != timeline_dev ||
+                           sb.st_ino != timeline_ino))
+    timeline_fd = -1; /* closed by the program: the timeline ends here */
   if (timeline_fd < 0 || gm_stats(&st) != 0)
     return;
   uint64_t released = st.released_bytes + st.released_slot_bytes;
@@ -333,7 +342,9 @@ static void at_exit(void) {
     out_flush(&o);
     close(fd);
   }
-  if (timeline_fd >= 0)
+  struct stat sb;
+  if (timeline_fd >= 0 && fstat(timeline_fd, &sb) == 0 && sb.st_dev == timeline_dev &&
+      sb.st_ino == timeline_ino)
     close(timeline_fd);
   timeline_fd = -1;
   pthread_mutex_unlock(&sample_lock);
@@ -370,7 +381,10 @@ __attribute__((constructor)) static void prof_start(void) {
   prof_resolve_new();
   write_meta_start();
   timeline_fd = open_in_dir("timeline.tsv", O_TRUNC | O_APPEND);
-  if (timeline_fd >= 0) {
+  struct stat sb;
+  if (timeline_fd >= 0 && fstat(timeline_fd, &sb) == 0) {
+    timeline_dev = sb.st_dev;
+    timeline_ino = sb.st_ino;
     out_t o = {.fd = timeline_fd};
     for (size_t i = 0; i < sizeof columns / sizeof columns[0]; i++) {
       out_str(&o, columns[i]);
