@@ -563,7 +563,7 @@ static int cmd_man_options(int argc, char **argv) {
 
 static const struct command commands[] = {
     {"sizeclasses", "print the size-class table", cmd_sizeclasses, help_sizeclasses, 0},
-    {"run", "run a program with gomalloc, with heap statistics or a heap map", cmd_run, help_run,
+    {"run", "run a program with gomalloc, with heap statistics, a heap map or a profile", cmd_run, help_run,
      0},
     {"heapmap", "draw a heap dump as the heap map (an HTML page)", cmd_heapmap, help_heapmap, 0},
     {"report", "draw a profile (run --profile) as an HTML page", gm_report_main, gm_report_help,
