@@ -177,9 +177,7 @@ static void sample(void) {
 static void *sampler(void *arg) {
   (void)arg;
   struct timespec next;
-  clock_gettime(CLOCK_MONOTONIC, &next);
   for (;;) {
-    uint64_t wait = interval_ns << (rows / ROWS_PER_DOUBLING < 20 ? rows / ROWS_PER_DOUBLING : 20);
     struct timespec a, b;
     clock_gettime(CLOCK_MONOTONIC, &a);
     pthread_mutex_lock(&sample_lock);
@@ -188,7 +186,9 @@ static void *sampler(void *arg) {
       return NULL;
     }
     sample();
+    uint64_t doublings = rows / ROWS_PER_DOUBLING;
     pthread_mutex_unlock(&sample_lock);
+    uint64_t wait = interval_ns << (doublings < 20 ? doublings : 20);
     clock_gettime(CLOCK_MONOTONIC, &b);
     uint64_t took = (uint64_t)(b.tv_sec - a.tv_sec) * 1000000000u + (uint64_t)b.tv_nsec -
                     (uint64_t)a.tv_nsec;
