@@ -9,6 +9,7 @@
 #define _XOPEN_SOURCE 700 /* POSIX 2008 with realpath */
 #include "heapmap_render.h"
 #include "options.h"
+#include "report.h"
 #include "sizeclasses.h"
 
 #include <errno.h>
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #ifndef GM_CLI_VERSION
@@ -133,16 +135,22 @@ static void help_run(FILE *f) {
         "  --heapmap FILE       write a heap map at exit: one HTML page drawing every span\n"
         "                       (the program writes a heap dump beside FILE and runs\n"
         "                       'gomalloc heapmap' to draw it)\n"
+        "  --profile DIR        profile the run into DIR (created if needed): the\n"
+        "                       requested sizes, a timeline of the heap sampled every\n"
+        "                       10 ms and the heap at exit; 'gomalloc report DIR' draws\n"
+        "                       it (preloads libgomalloc_prof.so in front of the library)\n"
+        "  --profile-interval MS  the timeline's sampling period (default 10)\n"
         "  --all-processes      report on every process of the program that uses gomalloc\n"
-        "                       (its children too; use %p, the process id, in file names),\n"
-        "                       not only on PROGRAM itself\n"
+        "                       (its children too; use %p, the process id, in file names;\n"
+        "                       profiles of children go to DIR/pid-N), not only on\n"
+        "                       PROGRAM itself\n"
         "  --lib PATH           the libgomalloc.so to preload (default: $GOMALLOC_LIB, else\n"
         "                       ../lib beside this program, the install libdir, or the\n"
         "                       build tree this program was built in)\n"
         "  --help               show this help\n"
         "\n"
-        "These set GOMALLOC_STATS, GOMALLOC_STATS_FILE, GOMALLOC_HEAPMAP and\n"
-        "GOMALLOC_REPORT_PID for the program. PROGRAM reports when it exits, also if it\n"
+        "These set GOMALLOC_STATS, GOMALLOC_STATS_FILE, GOMALLOC_HEAPMAP, GOMALLOC_PROFILE\n"
+        "and GOMALLOC_REPORT_PID for the program. PROGRAM reports when it exits, also if it\n"
         "was started through a wrapper that execs it. Static and set-user-ID programs\n"
         "ignore LD_PRELOAD and report nothing; so do programs that end with _exit()\n"
         "(dash, for one).\n"
@@ -237,8 +245,41 @@ static const char *option_value(int argc, char **argv, int *i, const char *name,
   return argv[++*i];
 }
 
+/* --profile: libgomalloc_prof.so beside the library, the directory made
+ * and absolute, the variables prof_sampler.c reads. */
+static int setup_profile(const char *libabs, const char *dir, const char *interval, char *prof,
+                         size_t n) {
+  const char *slash = strrchr(libabs, '/');
+  snprintf(prof, n, "%.*s/libgomalloc_prof.so", (int)(slash - libabs), libabs);
+  if (access(prof, R_OK) != 0) {
+    fprintf(stderr, "gomalloc run: %s: %s (needed by --profile)\n", prof, strerror(errno));
+    return 1;
+  }
+  char abs[PATH_MAX], num[32];
+  if (!absolute(abs, sizeof abs, dir) || strlen(abs) + 64 > 4096) {
+    fprintf(stderr, "gomalloc run: %s: path too long\n", dir);
+    return EXIT_USAGE;
+  }
+  if (mkdir(abs, 0777) != 0 && errno != EEXIST) {
+    fprintf(stderr, "gomalloc run: cannot create %s: %s\n", abs, strerror(errno));
+    return 1;
+  }
+  if (access(abs, W_OK | X_OK) != 0) {
+    fprintf(stderr, "gomalloc run: cannot write in %s: %s\n", abs, strerror(errno));
+    return 1;
+  }
+  snprintf(num, sizeof num, "%ld", (long)getpid());
+  if (setenv("GOMALLOC_PROFILE", abs, 1) != 0 || setenv("GOMALLOC_PROFILE_TOP", num, 1) != 0 ||
+      (interval && setenv("GOMALLOC_PROFILE_INTERVAL", interval, 1) != 0)) {
+    perror("gomalloc run: setenv");
+    return 1;
+  }
+  return 0;
+}
+
 static int cmd_run(int argc, char **argv) {
   const char *stats = NULL, *stats_file = NULL, *heapmap = NULL, *lib = NULL;
+  const char *profile = NULL, *interval = NULL;
   int i = 1, bad = 0, all = 0;
   for (; i < argc; i++) {
     const char *a = argv[i], *v = NULL;
@@ -271,6 +312,16 @@ static int cmd_run(int argc, char **argv) {
       heapmap = v;
     } else if ((v = option_value(argc, argv, &i, "--lib", &bad)) != NULL) {
       lib = v;
+    } else if ((v = option_value(argc, argv, &i, "--profile", &bad)) != NULL) {
+      profile = v;
+    } else if ((v = option_value(argc, argv, &i, "--profile-interval", &bad)) != NULL) {
+      char *end;
+      long ms = strtol(v, &end, 10);
+      if (*end || ms < 1 || ms > 60000) {
+        fprintf(stderr, "gomalloc run: --profile-interval takes 1..60000 (ms), not '%s'\n", v);
+        return EXIT_USAGE;
+      }
+      interval = v;
     } else if (bad) {
       return EXIT_USAGE;
     } else {
@@ -287,6 +338,10 @@ static int cmd_run(int argc, char **argv) {
   }
   if (stats_file && !stats)
     stats = "1";
+  if (interval && !profile) {
+    fprintf(stderr, "gomalloc run: --profile-interval needs --profile\n");
+    return EXIT_USAGE;
+  }
 
   char path[PATH_MAX];
   if (lib) {
@@ -305,15 +360,23 @@ static int cmd_run(int argc, char **argv) {
     fprintf(stderr, "gomalloc run: %s: %s\n", path, strerror(errno));
     return 1;
   }
+  char prof[PATH_MAX + 32] = "";
+  if (profile) {
+    int rc = setup_profile(libabs, profile, interval, prof, sizeof prof);
+    if (rc)
+      return rc;
+    strcat(prof, ":"); /* the profiler goes in front of the library */
+  }
   const char *old = getenv("LD_PRELOAD");
-  size_t plen = strlen(libabs) + (old ? strlen(old) + 2 : 1);
+  size_t plen = strlen(prof) + strlen(libabs) + (old ? strlen(old) + 2 : 1);
   char *preload = malloc(plen);
   if (!preload) {
     perror("gomalloc run");
     return 1;
   }
   /* First in the list, so its malloc is the one every object binds to. */
-  snprintf(preload, plen, "%s%s%s", libabs, old && *old ? ":" : "", old && *old ? old : "");
+  snprintf(preload, plen, "%s%s%s%s", prof, libabs, old && *old ? ":" : "",
+           old && *old ? old : "");
   char file[PATH_MAX];
   int ok = setenv("LD_PRELOAD", preload, 1) == 0;
   if (stats)
@@ -500,9 +563,11 @@ static int cmd_man_options(int argc, char **argv) {
 
 static const struct command commands[] = {
     {"sizeclasses", "print the size-class table", cmd_sizeclasses, help_sizeclasses, 0},
-    {"run", "run a program with gomalloc, with heap statistics or a heap map", cmd_run, help_run,
+    {"run", "run a program with gomalloc, with heap statistics, a heap map or a profile", cmd_run, help_run,
      0},
     {"heapmap", "draw a heap dump as the heap map (an HTML page)", cmd_heapmap, help_heapmap, 0},
+    {"report", "draw a profile (run --profile) as an HTML page", gm_report_main, gm_report_help,
+     0},
     {"help", "show help for a command", cmd_help, help_help, 0},
     {"man-options", "", cmd_man_options, help_man_options, 1},
 };
