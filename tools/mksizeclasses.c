@@ -226,10 +226,10 @@ static void print_table(FILE *f, const struct tables *t, const char *prefix) {
   }
 }
 
-/* One C array, wrapped to stay readable in review. */
+/* One C array, wrapped to stay readable in review. type includes any const. */
 static void print_array(FILE *f, const char *type, const char *name, const char *len,
                         const int *v, int n) {
-  fprintf(f, "const %s %s[%s] = {\n", type, name, len);
+  fprintf(f, "%s %s[%s] = {\n", type, name, len);
   int col = 0;
   for (int i = 0; i < n; i++) {
     char num[16];
@@ -279,12 +279,17 @@ static void write_header(FILE *f, const struct tables *t) {
       "#define GM_SIZE_TO_CLASS128_LEN ((GM_MAX_SMALL_SIZE - GM_SMALL_SIZE_MAX) / GM_LARGE_SIZE_DIV + 1) "
       "/* 249 */\n"
       "\n"
-      "extern const uint16_t gm_class_to_size[GM_NUM_CLASSES];        /* bytes/obj, 0 for class 0 */\n"
-      "extern const uint8_t  gm_class_to_allocnpages[GM_NUM_CLASSES]; /* pages per span */\n"
-      "extern const uint16_t gm_class_to_nelems[GM_NUM_CLASSES];      /* objects per span */\n"
-      "extern const uint32_t gm_class_to_divmagic[GM_NUM_CLASSES];    /* 0 for class 0 */\n"
-      "extern const uint16_t gm_class_to_minalign[GM_NUM_CLASSES];    /* 1 << min(ctz(size),13); 0 for "
+      "/* The classes in use: Go's, unless GOMALLOC_SIZECLASSES loaded a table at start\n"
+      "   (sizeclass_load.c), which leaves the classes past its last one all zero. Written\n"
+      "   only then, before any allocation. */\n"
+      "extern uint16_t gm_class_to_size[GM_NUM_CLASSES];        /* bytes/obj, 0 for class 0 */\n"
+      "extern uint8_t  gm_class_to_allocnpages[GM_NUM_CLASSES]; /* pages per span */\n"
+      "extern uint16_t gm_class_to_nelems[GM_NUM_CLASSES];      /* objects per span */\n"
+      "extern uint32_t gm_class_to_divmagic[GM_NUM_CLASSES];    /* 0 for class 0 */\n"
+      "extern uint16_t gm_class_to_minalign[GM_NUM_CLASSES];    /* 1 << min(ctz(size),13); 0 for "
       "class 0 */\n"
+      "/* The lookups below are Go's and stay so: gm_sizeclass_init builds malloc's table from\n"
+      "   them, or from a loaded table's sizes. */\n"
       "extern const uint8_t  gm_size_to_class8[GM_SIZE_TO_CLASS8_LEN];     /* Go's exact size_to_class8: "
       "index ceil(size/8) */\n"
       "extern const uint8_t  gm_size_to_class128[GM_SIZE_TO_CLASS128_LEN]; /* Go's exact "
@@ -324,7 +329,7 @@ static void write_source(FILE *f, const struct tables *t) {
    * values are the ones the generator proved. */
   fprintf(f, "/* floor((2^32 - 1) / size) + 1: (offset * magic) >> 32 == offset / size for\n"
              " * every offset in the span (proved by tools/mksizeclasses.c). */\n");
-  fprintf(f, "const uint32_t gm_class_to_divmagic[GM_NUM_CLASSES] = {\n");
+  fprintf(f, "uint32_t gm_class_to_divmagic[GM_NUM_CLASSES] = {\n");
   for (int i = 0; i < n; i++) {
     char num[16];
     snprintf(num, sizeof num, "%uu,", t->divmagic[i]);
@@ -333,11 +338,11 @@ static void write_source(FILE *f, const struct tables *t) {
   fprintf(f, "};\n\n");
 
   print_array(f, "uint16_t", "gm_class_to_minalign", "GM_NUM_CLASSES", t->minalign, n);
-  print_array(f, "uint8_t", "gm_size_to_class8", "GM_SIZE_TO_CLASS8_LEN", t->to_class8,
+  print_array(f, "const uint8_t", "gm_size_to_class8", "GM_SIZE_TO_CLASS8_LEN", t->to_class8,
               SIZE_TO_CLASS8_LEN);
-  print_array(f, "uint8_t", "gm_size_to_class128", "GM_SIZE_TO_CLASS128_LEN", t->to_class128,
+  print_array(f, "const uint8_t", "gm_size_to_class128", "GM_SIZE_TO_CLASS128_LEN", t->to_class128,
               SIZE_TO_CLASS128_LEN);
-  print_array(f, "uint8_t", "gm_size_to_class8_align16", "GM_SIZE_TO_CLASS8_LEN",
+  print_array(f, "const uint8_t", "gm_size_to_class8_align16", "GM_SIZE_TO_CLASS8_LEN",
               t->to_class8_align16, SIZE_TO_CLASS8_LEN);
 }
 
