@@ -9,9 +9,12 @@
 #define _XOPEN_SOURCE 700 /* POSIX 2008 with realpath */
 #include "heapmap_render.h"
 #include "options.h"
+#include "sizeclass.h"
+#include "sizeclass_fit.h"
 #include "sizeclasses.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,14 +52,21 @@ static int is_help_flag(const char *s) { return strcmp(s, "--help") == 0 || strc
 
 static void help_sizeclasses(FILE *f) {
   fputs("usage: gomalloc sizeclasses [--tsv]\n"
+        "       gomalloc sizeclasses --fit DIR [--align8]\n"
         "\n"
         "Print the size-class table: for each class the object size, the span size,\n"
         "objects per span, bytes left at the end of the span (tail waste), the worst-case\n"
         "share of the span lost to rounding and tail (max waste) and the alignment every\n"
         "object of the class has (min align).\n"
         "\n"
-        "  --tsv   tab-separated, with a header line and a row for class 0 (large objects)\n"
-        "  --help  show this help\n",
+        "  --tsv      tab-separated, with a header line and a row for class 0 (large objects)\n"
+        "  --fit DIR  choose classes for the request sizes in DIR/sizes.tsv (a profile's\n"
+        "             histogram, lines \"<size>\\t<count>\") by Go's rules, minimising\n"
+        "             rounding waste; print them as --tsv does, after # lines giving the\n"
+        "             expected waste against Go's classes. Load with GOMALLOC_SIZECLASSES.\n"
+        "  --align8   with --fit: allow classes that are only 8-byte aligned (they serve\n"
+        "             requests of 16 B or more only under GOMALLOC_ALIGN8=1)\n"
+        "  --help     show this help\n",
         f);
 }
 
@@ -82,11 +92,74 @@ static struct class_row class_row(int c) {
   return r;
 }
 
+/* --fit DIR: the table on stdout, loadable as it is (# lines are comments). */
+static int fit_sizeclasses(const char *dir, bool align8) {
+  static fit_hist_t h;
+  static struct sclass go[GM_NUM_CLASSES], fit[GM_NUM_CLASSES];
+  char err[4200];
+  if (fit_read_hist(dir, &h, err, sizeof err) != 0) {
+    fprintf(stderr, "gomalloc sizeclasses: %s\n", err);
+    return 1;
+  }
+  int ngo = rules_derive_go(go, GM_NUM_CLASSES), n = fit_classes(&h, align8, fit);
+  if (ngo != GM_NUM_CLASSES || n < 2) {
+    fprintf(stderr, "gomalloc sizeclasses: no table fits the rules (a bug)\n");
+    return 1;
+  }
+  /* The loader must accept what we print: check it the same way. */
+  char *text = NULL;
+  size_t len = 0;
+  FILE *mem = open_memstream(&text, &len);
+  if (!mem)
+    return 1;
+  fit_print_tsv(mem, fit, n);
+  fclose(mem);
+  static gm_sizeclass_table_t t;
+  unsigned line;
+  const char *why = gm_sizeclass_parse(text, len, &t, &line);
+  if (why) {
+    fprintf(stderr, "gomalloc sizeclasses: the fitted table fails the loader at line %u: %s (a bug)\n",
+            line + 1, why);
+    free(text);
+    return 1;
+  }
+  uint64_t wgo = fit_waste(&h, go, ngo, align8), wfit = fit_waste(&h, fit, n, align8);
+  double req = (double)(h.bytes ? h.bytes : 1);
+  printf("# gomalloc sizeclasses --fit %s%s: %d classes for %" PRIu64 " requests of 0-%d B"
+         " (%" PRIu64 " B requested; %" PRIu64 " larger requests are not rounded to a class)\n",
+         dir, align8 ? " --align8" : "", n - 1, h.requests, GM_MAX_SMALL_SIZE, h.bytes, h.large);
+  printf("# rounding waste with Go's classes:  %" PRIu64 " B (%.2f%% of the bytes requested)\n", wgo,
+         100.0 * (double)wgo / req);
+  printf("# rounding waste with these classes: %" PRIu64 " B (%.2f%%), %.1f%% less than Go's\n",
+         wfit, 100.0 * (double)wfit / req,
+         wgo ? 100.0 * (double)(wgo - wfit) / (double)wgo : 0.0);
+  printf("# use: GOMALLOC_SIZECLASSES=<this file>%s\n", align8 ? " GOMALLOC_ALIGN8=1" : "");
+  fwrite(text, 1, len, stdout);
+  free(text);
+  if (fflush(stdout) != 0 || ferror(stdout)) {
+    fprintf(stderr, "gomalloc sizeclasses: write to stdout failed\n");
+    return 1;
+  }
+  return 0;
+}
+
 static int cmd_sizeclasses(int argc, char **argv) {
   int tsv = 0;
+  bool align8 = false;
+  const char *fit_dir = NULL;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--tsv") == 0) {
       tsv = 1;
+    } else if (strcmp(argv[i], "--align8") == 0) {
+      align8 = true;
+    } else if (strcmp(argv[i], "--fit") == 0) {
+      if (i + 1 == argc) {
+        fprintf(stderr, "gomalloc sizeclasses: --fit needs a profile directory\n");
+        return EXIT_USAGE;
+      }
+      fit_dir = argv[++i];
+    } else if (strncmp(argv[i], "--fit=", 6) == 0) {
+      fit_dir = argv[i] + 6;
     } else if (is_help_flag(argv[i])) {
       help_sizeclasses(stdout);
       return 0;
@@ -98,6 +171,17 @@ static int cmd_sizeclasses(int argc, char **argv) {
     }
   }
 
+  if (align8 && !fit_dir) {
+    fprintf(stderr, "gomalloc sizeclasses: --align8 goes with --fit\n");
+    return EXIT_USAGE;
+  }
+  if (fit_dir) {
+    if (tsv) {
+      fprintf(stderr, "gomalloc sizeclasses: --fit prints the TSV; drop --tsv\n");
+      return EXIT_USAGE;
+    }
+    return fit_sizeclasses(fit_dir, align8);
+  }
   if (tsv) {
     puts("class\tbytes_obj\tbytes_span\tobjects\ttail_waste\tmax_waste_percent\tmin_align");
     for (int c = 0; c < GM_NUM_CLASSES; c++) {

@@ -153,12 +153,13 @@ static int child_good(void) {
       }
     }
   }
+  /* Debug builds report the request as the usable size: slots unchecked. */
   void *p = gm_malloc(40);
-  CHECK(gm_usable_size(p) == 48, "malloc(40) got %zu B (40 B class is 8-aligned only)",
+  CHECK(GM_DEBUG || gm_usable_size(p) == 48, "malloc(40) got %zu B (40 B class is 8-aligned only)",
         gm_usable_size(p));
   gm_free(p);
   p = gm_malloc(270);
-  CHECK(gm_usable_size(p) == 272, "malloc(270) got %zu B, want the table's 272", gm_usable_size(p));
+  CHECK(GM_DEBUG || gm_usable_size(p) == 272, "malloc(270) got %zu B, want the table's 272", gm_usable_size(p));
   gm_free(p);
   model(unit_seed());
   return check_summary();
@@ -170,7 +171,7 @@ static int child_bad(void) {
   CHECK(gm_class_to_size[5] == 48 && gm_class_to_size[GM_NUM_CLASSES - 1] == 32768,
         "not Go's classes");
   void *p = gm_malloc(270);
-  CHECK(p && gm_usable_size(p) == 288, "malloc(270) got %zu B, want Go's 288", gm_usable_size(p));
+  CHECK(p && (GM_DEBUG || gm_usable_size(p) == 288), "malloc(270) got %zu B, want Go's 288", gm_usable_size(p));
   gm_free(p);
   return check_summary();
 }
