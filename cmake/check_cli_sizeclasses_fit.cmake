@@ -38,7 +38,7 @@ endfunction()
 
 # All requests 40 B: Go rounds them to 48 (to 48 with ALIGN8 too: Go has no
 # 40-byte class); the 8-byte aligned fit has a 40-byte class and no waste.
-file(WRITE "${DIR}/p40/sizes.tsv" "40\t1000000\n1000000\t5\n")
+file(WRITE "${DIR}/p40/sizes.tsv" "lo\thi\tcount\tbytes\n40\t40\t1000000\t40000000\n983041\t1048576\t5\t5000000\n")
 fit(p40 --align8)
 if(NOT out MATCHES "\n[0-9]+\t40\t8192\t204\t32\t[0-9.]+\t8\n")
   message(FATAL_ERROR "no 40-byte class in the fit:\n${out}")
@@ -58,7 +58,8 @@ if(out MATCHES "\n[0-9]+\t40\t" OR NOT out MATCHES "# rounding waste with these 
 endif()
 
 # 832 B is on Go's grid but not one of Go's classes (768, 896).
-file(WRITE "${DIR}/p832/sizes.tsv" "832\t1000\n24\t10\n")
+# Columns found by name; unknown ones ignored.
+file(WRITE "${DIR}/p832/sizes.tsv" "count\tlo\tnew\thi\n10\t24\tx\t24\n1000\t832\ty\t832\n")
 fit(p832)
 if(NOT out MATCHES "\n[0-9]+\t832\t" OR NOT out MATCHES "# rounding waste with these classes: 80 B")
   message(FATAL_ERROR "expected an 832-byte class and 80 B of waste (24 -> 32):\n${out}")
@@ -74,10 +75,10 @@ if(NOT out STREQUAL first)
 endif()
 
 # A malformed histogram is an error naming the file and line.
-file(WRITE "${DIR}/bad/sizes.tsv" "40\t10\n48 3\n")
+file(WRITE "${DIR}/bad/sizes.tsv" "lo\thi\tcount\n40\t40\t10\n48\t48 3\n")
 execute_process(COMMAND "${CLI}" sizeclasses --fit "${DIR}/bad" OUTPUT_VARIABLE out
   ERROR_VARIABLE err RESULT_VARIABLE rc)
-if(NOT rc EQUAL 1 OR NOT err MATCHES "bad/sizes.tsv:2: expected" OR NOT out STREQUAL "")
+if(NOT rc EQUAL 1 OR NOT err MATCHES "bad/sizes.tsv:3: not as many fields" OR NOT out STREQUAL "")
   message(FATAL_ERROR "malformed histogram: exit ${rc}, stderr: ${err}")
 endif()
 execute_process(COMMAND "${CLI}" sizeclasses --fit "${DIR}/none" ERROR_VARIABLE err RESULT_VARIABLE rc)

@@ -27,6 +27,31 @@
 
 /* ---- the histogram ---------------------------------------------------------------- */
 
+/* Column i of a tab-separated line (split in place into f[]); the count. */
+static int split_tabs(char *line, char **f, int cap) {
+  int n = 0;
+  for (char *p = line;; p++) {
+    if (n < cap)
+      f[n] = p;
+    n++;
+    p = strchr(p, '\t');
+    if (!p)
+      break;
+    *p = 0;
+  }
+  return n;
+}
+
+static bool whole(const char *s, unsigned long long *v) {
+  char *end;
+  errno = 0;
+  *v = strtoull(s, &end, 10);
+  return s[0] >= '0' && s[0] <= '9' && *end == 0 && errno == 0;
+}
+
+/* docs/profile-format.md: a header naming the columns (lo, hi, count, and
+ * others we ignore), then one row per size up to 32768 (lo == hi) and
+ * buckets above. */
 int fit_read_hist(const char *dir, fit_hist_t *h, char *err, size_t errlen) {
   char path[4096];
   memset(h, 0, sizeof *h);
@@ -39,52 +64,65 @@ int fit_read_hist(const char *dir, fit_hist_t *h, char *err, size_t errlen) {
     snprintf(err, errlen, "%s: %s", path, strerror(errno));
     return -1;
   }
-  char line[256];
+  enum { MAXCOL = 32 };
+  char line[1024], *col[MAXCOL];
   unsigned lineno = 0;
-  int rc = 0;
-  while (fgets(line, sizeof line, f)) {
+  int lo_at = -1, hi_at = -1, count_at = -1, ncols = 0;
+  const char *why = NULL;
+  while (!why && fgets(line, sizeof line, f)) {
     lineno++;
-    char *end;
     size_t len = strlen(line);
     if (len && line[len - 1] == '\n')
       line[--len] = 0;
-    /* "<size>\t<count>", both whole numbers. */
-    errno = 0;
-    unsigned long long size = strtoull(line, &end, 10), count = 0;
-    bool ok = end != line && line[0] >= '0' && line[0] <= '9' && *end == '\t' && errno == 0;
-    if (ok) {
-      char *c = end + 1;
-      count = strtoull(c, &end, 10);
-      ok = end != c && c[0] >= '0' && c[0] <= '9' && *end == 0 && errno == 0;
-    }
-    if (!ok) {
-      snprintf(err, errlen, "%s:%u: expected \"<size>\\t<count>\"", path, lineno);
-      rc = -1;
+    else if (!feof(f)) {
+      why = "line too long";
       break;
     }
-    if (size > GM_MAX_SMALL_SIZE) {
-      h->large += count;
+    int n = split_tabs(line, col, MAXCOL);
+    if (lineno == 1) {
+      ncols = n;
+      for (int i = 0; i < n && i < MAXCOL; i++) {
+        if (strcmp(col[i], "lo") == 0)
+          lo_at = i;
+        else if (strcmp(col[i], "hi") == 0)
+          hi_at = i;
+        else if (strcmp(col[i], "count") == 0)
+          count_at = i;
+      }
+      if (lo_at < 0 || hi_at < 0 || count_at < 0)
+        why = "expected a header line naming the columns lo, hi and count";
       continue;
     }
-    if (h->count[size] + count < count || h->bytes + size * count < h->bytes) {
-      snprintf(err, errlen, "%s:%u: counts overflow", path, lineno);
-      rc = -1;
-      break;
+    unsigned long long lo, hi, count;
+    if (n != ncols)
+      why = "not as many fields as the header has columns";
+    else if (!whole(col[lo_at], &lo) || !whole(col[hi_at], &hi) || !whole(col[count_at], &count))
+      why = "lo, hi and count must be whole numbers";
+    else if (hi < lo)
+      why = "hi below lo";
+    else if (lo > GM_MAX_SMALL_SIZE)
+      h->large += count;
+    else if (hi != lo)
+      why = "a bucket of several sizes below 32769 (each small size has its own row)";
+    else if (h->count[lo] + count < count || h->bytes + lo * count < h->bytes)
+      why = "counts overflow";
+    else {
+      h->count[lo] += count;
+      h->requests += count;
+      h->bytes += lo * count;
     }
-    h->count[size] += count;
-    h->requests += count;
-    h->bytes += size * count;
   }
-  if (rc == 0 && ferror(f)) {
+  if (why)
+    snprintf(err, errlen, "%s:%u: %s", path, lineno, why);
+  else if (ferror(f))
     snprintf(err, errlen, "%s: read error", path);
-    rc = -1;
-  }
-  fclose(f);
-  if (rc == 0 && h->requests == 0) {
+  else if (lineno == 0)
+    snprintf(err, errlen, "%s: empty", path);
+  else if (h->requests == 0)
     snprintf(err, errlen, "%s: no requests of %d B or less", path, GM_MAX_SMALL_SIZE);
-    rc = -1;
-  }
-  return rc;
+  bool failed = why || ferror(f) || lineno == 0 || h->requests == 0;
+  fclose(f);
+  return failed ? -1 : 0;
 }
 
 /* ---- the waste -------------------------------------------------------------------- */

@@ -17,7 +17,8 @@ typedef struct fit_hist {
   uint64_t large;           /* requests above GM_MAX_SMALL_SIZE (not rounded to a class) */
 } fit_hist_t;
 
-/* Read DIR/sizes.tsv. 0 on success; else -1 with a message in err. */
+/* Read DIR/sizes.tsv (docs/profile-format.md). 0 on success; else -1 with
+ * a message naming the file and line in err. */
 int fit_read_hist(const char *dir, fit_hist_t *h, char *err, size_t errlen);
 
 /* Choose at most GM_NUM_CLASSES - 1 classes for h (see sizeclass_fit.c);
