@@ -67,6 +67,21 @@ endif()
 probe("${DIR}/p832.tsv" 0 832 832)
 probe("" 0 832 896)
 
+# 1094 B (python3's most wasted size): Go's steps above 1 KiB are 128 B, so
+# only --fine gets a class of 1104 B (16-byte steps everywhere).
+file(MAKE_DIRECTORY "${DIR}/p1094")
+file(WRITE "${DIR}/p1094/sizes.tsv" "lo\thi\tcount\tbytes\n1094\t1094\t100\t109400\n")
+fit(p1094)
+if(NOT out MATCHES "# rounding waste with these classes: 5800 B")
+  message(FATAL_ERROR "Go's steps: 1094 B should go to 1152 B:\n${out}")
+endif()
+fit(p1094 --fine)
+if(NOT out MATCHES "\n[0-9]+\t1104\t" OR NOT out MATCHES "# rounding waste with these classes: 1000 B")
+  message(FATAL_ERROR "--fine: expected a 1104-byte class:\n${out}")
+endif()
+probe("${DIR}/p1094.tsv" 0 1094 1104)
+probe("" 0 1094 1152)
+
 # Deterministic: the same input gives the same bytes.
 file(READ "${DIR}/p832.tsv" first)
 fit(p832)

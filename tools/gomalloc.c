@@ -52,7 +52,7 @@ static int is_help_flag(const char *s) { return strcmp(s, "--help") == 0 || strc
 
 static void help_sizeclasses(FILE *f) {
   fputs("usage: gomalloc sizeclasses [--tsv]\n"
-        "       gomalloc sizeclasses --fit DIR [--align8]\n"
+        "       gomalloc sizeclasses --fit DIR [--fine] [--align8]\n"
         "\n"
         "Print the size-class table: for each class the object size, the span size,\n"
         "objects per span, bytes left at the end of the span (tail waste), the worst-case\n"
@@ -64,8 +64,11 @@ static void help_sizeclasses(FILE *f) {
         "             of gomalloc run --profile DIR) by Go's rules, minimising\n"
         "             rounding waste; print them as --tsv does, after # lines giving the\n"
         "             expected waste against Go's classes. Load with GOMALLOC_SIZECLASSES.\n"
+        "  --fine     with --fit: candidate sizes in 16-byte steps at every size, not Go's\n"
+        "             steps (size/8 from 128 B, 256 B from 2 KiB)\n"
         "  --align8   with --fit: allow classes that are only 8-byte aligned (they serve\n"
-        "             requests of 16 B or more only under GOMALLOC_ALIGN8=1)\n"
+        "             requests of 16 B or more only under GOMALLOC_ALIGN8=1); with --fine,\n"
+        "             8-byte steps\n"
         "  --help     show this help\n",
         f);
 }
@@ -93,7 +96,7 @@ static struct class_row class_row(int c) {
 }
 
 /* --fit DIR: the table on stdout, loadable as it is (# lines are comments). */
-static int fit_sizeclasses(const char *dir, bool align8) {
+static int fit_sizeclasses(const char *dir, bool align8, bool fine) {
   static fit_hist_t h;
   static struct sclass go[GM_NUM_CLASSES], fit[GM_NUM_CLASSES];
   char err[4200];
@@ -101,7 +104,7 @@ static int fit_sizeclasses(const char *dir, bool align8) {
     fprintf(stderr, "gomalloc sizeclasses: %s\n", err);
     return 1;
   }
-  int ngo = rules_derive_go(go, GM_NUM_CLASSES), n = fit_classes(&h, align8, fit);
+  int ngo = rules_derive_go(go, GM_NUM_CLASSES), n = fit_classes(&h, align8, fine, fit);
   if (ngo != GM_NUM_CLASSES || n < 2) {
     fprintf(stderr, "gomalloc sizeclasses: no table fits the rules (a bug)\n");
     return 1;
@@ -125,9 +128,9 @@ static int fit_sizeclasses(const char *dir, bool align8) {
   }
   uint64_t wgo = fit_waste(&h, go, ngo, align8), wfit = fit_waste(&h, fit, n, align8);
   double req = (double)(h.bytes ? h.bytes : 1);
-  printf("# gomalloc sizeclasses --fit %s%s: %d classes for %" PRIu64 " requests of 0-%d B"
+  printf("# gomalloc sizeclasses --fit %s%s%s: %d classes for %" PRIu64 " requests of 0-%d B"
          " (%" PRIu64 " B requested; %" PRIu64 " larger requests are not rounded to a class)\n",
-         dir, align8 ? " --align8" : "", n - 1, h.requests, GM_MAX_SMALL_SIZE, h.bytes, h.large);
+         dir, fine ? " --fine" : "", align8 ? " --align8" : "", n - 1, h.requests, GM_MAX_SMALL_SIZE, h.bytes, h.large);
   printf("# rounding waste with Go's classes:  %" PRIu64 " B (%.2f%% of the bytes requested)\n", wgo,
          100.0 * (double)wgo / req);
   printf("# rounding waste with these classes: %" PRIu64 " B (%.2f%%), %.1f%% less than Go's\n",
@@ -145,13 +148,15 @@ static int fit_sizeclasses(const char *dir, bool align8) {
 
 static int cmd_sizeclasses(int argc, char **argv) {
   int tsv = 0;
-  bool align8 = false;
+  bool align8 = false, fine = false;
   const char *fit_dir = NULL;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--tsv") == 0) {
       tsv = 1;
     } else if (strcmp(argv[i], "--align8") == 0) {
       align8 = true;
+    } else if (strcmp(argv[i], "--fine") == 0) {
+      fine = true;
     } else if (strcmp(argv[i], "--fit") == 0) {
       if (i + 1 == argc) {
         fprintf(stderr, "gomalloc sizeclasses: --fit needs a profile directory\n");
@@ -171,8 +176,8 @@ static int cmd_sizeclasses(int argc, char **argv) {
     }
   }
 
-  if (align8 && !fit_dir) {
-    fprintf(stderr, "gomalloc sizeclasses: --align8 goes with --fit\n");
+  if ((align8 || fine) && !fit_dir) {
+    fprintf(stderr, "gomalloc sizeclasses: --align8 and --fine go with --fit\n");
     return EXIT_USAGE;
   }
   if (fit_dir) {
@@ -180,7 +185,7 @@ static int cmd_sizeclasses(int argc, char **argv) {
       fprintf(stderr, "gomalloc sizeclasses: --fit prints the TSV; drop --tsv\n");
       return EXIT_USAGE;
     }
-    return fit_sizeclasses(fit_dir, align8);
+    return fit_sizeclasses(fit_dir, align8, fine);
   }
   if (tsv) {
     puts("class\tbytes_obj\tbytes_span\tobjects\ttail_waste\tmax_waste_percent\tmin_align");

@@ -169,8 +169,8 @@ static int cmp_int(const void *a, const void *b) {
 
 /* The candidates: the grid, Go's classes, deduplicated, each kept if the
  * loader accepts its geometry. */
-static int candidates(int *cand, bool align8) {
-  int n = rules_candidates(cand, MAX_CAND, align8 ? 8 : 16);
+static int candidates(int *cand, bool align8, bool fine) {
+  int n = rules_candidates(cand, MAX_CAND, align8 ? 8 : 16, fine);
   struct sclass go[GM_MAX_SMALL_SIZE / 8 + 1];
   int ngo = rules_derive_go(go, (int)(sizeof go / sizeof go[0]));
   if (n < 0 || ngo < 0)
@@ -194,9 +194,9 @@ static int candidates(int *cand, bool align8) {
 /* May a class of size follow one of prev (0: size is the first class)? */
 static bool step_ok(int prev, int size) { return size - prev <= 16 || 4 * (size - prev) <= prev; }
 
-int fit_classes(const fit_hist_t *h, bool align8, struct sclass *c) {
+int fit_classes(const fit_hist_t *h, bool align8, bool fine, struct sclass *c) {
   static int cand[MAX_CAND];
-  int m = candidates(cand, align8);
+  int m = candidates(cand, align8, fine);
   if (m <= 0 || cand[m - 1] != GM_MAX_SMALL_SIZE)
     return -1;
 
@@ -231,12 +231,13 @@ int fit_classes(const fit_hist_t *h, bool align8, struct sclass *c) {
     }
   for (int k = 2; k <= K; k++)
     for (int j = 0; j < m; j++)
-      for (int i = 0; i < j; i++) {
-        if (!reach[k - 1][i] || !step_ok(cand[i], cand[j]))
+      /* Nearest first: step_ok fails for every class below the first one it fails for. */
+      for (int i = j - 1; i >= 0 && step_ok(cand[i], cand[j]); i--) {
+        if (!reach[k - 1][i])
           continue;
         struct cost seg = SEG_COST(cand[i], cand[j]);
         struct cost t = {best[k - 1][i].waste + seg.waste, best[k - 1][i].rel + seg.rel};
-        if (!reach[k][j] || cheaper(t, best[k][j])) {
+        if (!reach[k][j] || !cheaper(best[k][j], t)) { /* ties: the lower previous class */
           reach[k][j] = true;
           best[k][j] = t;
           from[k][j] = (short)i;

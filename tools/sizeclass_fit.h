@@ -22,9 +22,10 @@ typedef struct fit_hist {
 int fit_read_hist(const char *dir, fit_hist_t *h, char *err, size_t errlen);
 
 /* Choose at most GM_NUM_CLASSES - 1 classes for h (see sizeclass_fit.c);
- * align8: classes need not be 16-byte aligned (for GOMALLOC_ALIGN8=1).
+ * align8: classes need not be 16-byte aligned (for GOMALLOC_ALIGN8=1);
+ * fine: 16-byte (align8: 8-byte) steps at every size, not Go's wider ones.
  * Writes class 0 and the classes into c; returns the count, or -1. */
-int fit_classes(const fit_hist_t *h, bool align8, struct sclass *c);
+int fit_classes(const fit_hist_t *h, bool align8, bool fine, struct sclass *c);
 
 /* Rounding waste of h under classes c[0..n): sum of count * (class - size),
  * with malloc's lookup (16-byte aligned classes for requests >= 16 unless align8). */

@@ -41,12 +41,13 @@ static inline int rules_widen(int size, int align, int small) {
 
 /* Step 1's candidate sizes for a fit, ascending, into out (room for cap):
  * Go's steps with the given step below 128 (8 or 16; 8 and 16 themselves
- * are always candidates). Returns the count, or -1 if cap is too small. */
-static inline int rules_candidates(int *out, int cap, int small) {
+ * are always candidates), or with fine that step at every size. Returns the
+ * count, or -1 if cap is too small. */
+static inline int rules_candidates(int *out, int cap, int small, bool fine) {
   int n = 0, align = 8;
   for (int size = align; size <= GM_MAX_SMALL_SIZE; size += align) {
     if (rules_is_pow2(size))
-      align = rules_widen(size, align, small);
+      align = fine && size >= 16 ? small : rules_widen(size, align, small);
     if (size > 16 && size < 32 && small == 16)
       continue; /* 24: only 8-byte aligned */
     if (n == cap)
