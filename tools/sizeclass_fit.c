@@ -16,12 +16,14 @@
  * more than Go's classes on the histogram. Ties, and the classes the
  * histogram leaves free, go to the least relative rounding loss over every
  * size weighted 1/size (each octave alike), which spaces them as Go's are. */
+#define _XOPEN_SOURCE 700 /* open_memstream */
 #include "sizeclass_fit.h"
 
 #include "sizeclass.h"
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -268,4 +270,57 @@ void fit_print_tsv(FILE *f, const struct sclass *c, int n) {
     fprintf(f, "%d\t%d\t%d\t%d\t%d\t%.2f\t%d\n", i, c[i].size, span, objects, tail, 100 * max_waste,
             1 << (bits > GM_PAGE_SHIFT ? GM_PAGE_SHIFT : bits));
   }
+}
+
+/* ---- the command ------------------------------------------------------------------ */
+
+/* --fit DIR: the table on stdout, loadable as it is (# lines are comments). */
+int fit_sizeclasses(const char *dir, bool align8, bool fine) {
+  static fit_hist_t h;
+  static struct sclass go[GM_NUM_CLASSES], fit[GM_NUM_CLASSES];
+  char err[4200];
+  if (fit_read_hist(dir, &h, err, sizeof err) != 0) {
+    fprintf(stderr, "gomalloc sizeclasses: %s\n", err);
+    return 1;
+  }
+  int ngo = rules_derive_go(go, GM_NUM_CLASSES), n = fit_classes(&h, align8, fine, fit);
+  if (ngo != GM_NUM_CLASSES || n < 2) {
+    fprintf(stderr, "gomalloc sizeclasses: no table fits the rules (a bug)\n");
+    return 1;
+  }
+  /* The loader must accept what we print: check it the same way. */
+  char *text = NULL;
+  size_t len = 0;
+  FILE *mem = open_memstream(&text, &len);
+  if (!mem)
+    return 1;
+  fit_print_tsv(mem, fit, n);
+  fclose(mem);
+  static gm_sizeclass_table_t t;
+  unsigned line;
+  const char *why = gm_sizeclass_parse(text, len, &t, &line);
+  if (why) {
+    fprintf(stderr, "gomalloc sizeclasses: the fitted table fails the loader at line %u: %s (a bug)\n",
+            line + 1, why);
+    free(text);
+    return 1;
+  }
+  uint64_t wgo = fit_waste(&h, go, ngo, align8), wfit = fit_waste(&h, fit, n, align8);
+  double req = (double)(h.bytes ? h.bytes : 1);
+  printf("# gomalloc sizeclasses --fit %s%s%s: %d classes for %" PRIu64 " requests of 0-%d B"
+         " (%" PRIu64 " B requested; %" PRIu64 " larger requests are not rounded to a class)\n",
+         dir, fine ? " --fine" : "", align8 ? " --align8" : "", n - 1, h.requests, GM_MAX_SMALL_SIZE, h.bytes, h.large);
+  printf("# rounding waste with Go's classes:  %" PRIu64 " B (%.2f%% of the bytes requested)\n", wgo,
+         100.0 * (double)wgo / req);
+  printf("# rounding waste with these classes: %" PRIu64 " B (%.2f%%), %.1f%% less than Go's\n",
+         wfit, 100.0 * (double)wfit / req,
+         wgo ? 100.0 * (double)(wgo - wfit) / (double)wgo : 0.0);
+  printf("# use: GOMALLOC_SIZECLASSES=<this file>%s\n", align8 ? " GOMALLOC_ALIGN8=1" : "");
+  fwrite(text, 1, len, stdout);
+  free(text);
+  if (fflush(stdout) != 0 || ferror(stdout)) {
+    fprintf(stderr, "gomalloc sizeclasses: write to stdout failed\n");
+    return 1;
+  }
+  return 0;
 }

@@ -34,4 +34,8 @@ uint64_t fit_waste(const fit_hist_t *h, const struct sclass *c, int n, bool alig
 /* Print c as the TSV of `gomalloc sizeclasses --tsv` (what GOMALLOC_SIZECLASSES reads). */
 void fit_print_tsv(FILE *f, const struct sclass *c, int n);
 
+/* `gomalloc sizeclasses --fit DIR`: the fitted table on stdout, after #
+ * lines with the expected waste; the exit status (messages on stderr). */
+int fit_sizeclasses(const char *dir, bool align8, bool fine);
+
 #endif /* GM_SIZECLASS_FIT_H */
