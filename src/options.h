@@ -20,6 +20,7 @@ enum { GM_OPT_STATS_OFF, GM_OPT_STATS_TEXT, GM_OPT_STATS_JSON };
 
 typedef struct gm_options {
   bool align8;                          /* GOMALLOC_ALIGN8 */
+  char sizeclasses_file[GM_OPT_PATH_MAX]; /* GOMALLOC_SIZECLASSES ("" = Go's classes) */
   int stats;                            /* GOMALLOC_STATS: GM_OPT_STATS_* */
   char stats_file[GM_OPT_PATH_MAX];     /* GOMALLOC_STATS_FILE ("" = stderr) */
   char heapmap_file[GM_OPT_PATH_MAX];   /* GOMALLOC_HEAPMAP ("" = none) */

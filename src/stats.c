@@ -68,8 +68,8 @@ static size_t span_live(gm_mspan_t *s) {
 }
 
 double gm_stats_max_waste(unsigned cls) {
-  if (cls == 0 || cls >= GM_NUM_CLASSES)
-    return 0;
+  if (cls == 0 || cls >= gm_sizeclass_nclasses)
+    return 0; /* large, or past a loaded table's last class */
   double span = (double)gm_class_to_allocnpages[cls] * (double)GM_PAGE_SIZE;
   unsigned size = gm_class_to_size[cls], prev = gm_class_to_size[cls - 1];
   unsigned n = gm_class_to_nelems[cls];

@@ -15,7 +15,7 @@ src=${1:?usage: check_layers.sh SRC_DIR}
 layers=(
   "base config internal error os os_linux options fixalloc vg"
   "pagealloc pagealloc pallocbits"
-  "span sizeclasses sizeclass span arena"
+  "span sizeclasses sizeclass sizeclass_load span arena"
   "mheap mheap scavenger"
   "mcentral mcentral"
   "mcache mcache mcache_internal mcache_reclaim mcache_registry"
