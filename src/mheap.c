@@ -25,6 +25,8 @@ void (*gm_mheap_grow_hook)(void);
 
 gm_mheap_t gm_heap = {.lock = GM_LOCK_INIT};
 
+gm_mspan_t gm_span_freed_large; /* all zero: DEAD, see mheap.h */
+
 #if !GM_DEBUG
 _Static_assert(sizeof(gm_mspan_t) + 3 * sizeof(uint64_t) <= 128,
                "a one-word span's metadata no longer fits 128 bytes");
@@ -327,6 +329,7 @@ void gm_mheap_free_span(gm_mspan_t *s) {
   gm_arena_mark_in_use_locked(s->base, false);
   gm_pagealloc_free(&h->pages, s->base, s->npages);
   if (gm_spanclass_sizeclass(s->spanclass) == 0) {
+    gm_arena_set_spans_locked(s->base, 1, &gm_span_freed_large);
     h->large_pages -= s->npages;
     h->large_spans--;
     h->large_frees++;
