@@ -93,6 +93,14 @@ GM_NOINLINE GM_COLD static void bad_pointer(const char *op, const void *p, gm_ms
       detail = dbl ? "block already free" : "not allocated";
     } else if (st == GM_SPAN_LARGE) {
       detail = "interior pointer";
+#if GM_DEBUG
+      /* Pages a malloc is still laying out (debugheap.c): p was a block
+       * here before, freed (this free lost a race with that one). */
+      if (gm_load_acquire(&s->dbg_off) == GM_DBG_OFF_UNSET) {
+        dbl = true;
+        detail = "block already free";
+      }
+#endif
     } else if (a >= gm_span_limit(s)) {
       detail = "not allocated";
     } else {
