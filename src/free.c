@@ -69,6 +69,14 @@ GM_NOINLINE GM_COLD static void bad_pointer(const char *op, const void *p, gm_ms
   uintptr_t a = (uintptr_t)p;
   if (!s) {
     detail = gm_arena_of(a) ? "not allocated" : "not owned by gomalloc";
+  } else if (s == &gm_span_freed_large) {
+    /* The first page of a freed large block (mheap.h). */
+#if GM_DEBUG
+    dbl = true; /* the block sat somewhere in this page (debugheap.c) */
+#else
+    dbl = (a & GM_PAGE_MASK) == 0;
+#endif
+    detail = dbl ? "block already free" : "not allocated";
   } else {
     uint8_t st = gm_load_relaxed(&s->state);
     if (a < s->base || a >= s->base + (s->npages << GM_PAGE_SHIFT)) {
@@ -85,6 +93,14 @@ GM_NOINLINE GM_COLD static void bad_pointer(const char *op, const void *p, gm_ms
       detail = dbl ? "block already free" : "not allocated";
     } else if (st == GM_SPAN_LARGE) {
       detail = "interior pointer";
+#if GM_DEBUG
+      /* Pages a malloc is still laying out (debugheap.c): p was a block
+       * here before, freed (this free lost a race with that one). */
+      if (gm_load_acquire(&s->dbg_off) == GM_DBG_OFF_UNSET) {
+        dbl = true;
+        detail = "block already free";
+      }
+#endif
     } else if (a >= gm_span_limit(s)) {
       detail = "not allocated";
     } else {

@@ -163,9 +163,13 @@ GM_API void *gm_realloc(void *p, size_t size) {
 #if GM_DEBUG
   {
     /* In place within a small block's class, or over free pages after a
-     * large block, as in release builds; otherwise move. */
+     * large block, as in release builds; otherwise move. A large block is
+     * claimed throughout (debugheap.h). */
+    bool large = gm_dbg_claim(s, p);
     size_t n = gm_dbg_size(s, p);
     void *r = gm_dbg_resize_in_place(s, p, size);
+    if (r && large)
+      gm_dbg_unclaim(s);
     if (r == p) {
       GM_VG_RESIZE(p, n, size);
       return r;
@@ -179,9 +183,16 @@ GM_API void *gm_realloc(void *p, size_t size) {
       return r;
     }
     void *q = gm_malloc_impl(size);
-    if (q) {
+    if (q)
       memcpy(q, p, n < size ? n : size);
-      gm_free_impl(p);
+    if (!large) {
+      if (q)
+        gm_free_impl(p);
+    } else if (q) {
+      GM_VG_FREE(p);
+      gm_dbg_free_claimed(s, p);
+    } else {
+      gm_dbg_unclaim(s);
     }
     return q;
   }

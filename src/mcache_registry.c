@@ -177,7 +177,11 @@ void gm_mcache_sum_counts(uint64_t *nmalloc, uint64_t *nfree, uint64_t *sample_n
 
 size_t gm_mcache_count(void) { return gm_load_relaxed(&registry_count); }
 
-/* Fork: the registry and orphan locks come first in the lock order. */
+/* Fork: the registry and orphan locks come first in the lock order. A
+ * trimmer holds the registry lock until it has let go of every cache it
+ * took (mcache_reclaim.c), so in the window between our prepare and our
+ * parent or child handler, where fork handlers of other libraries may
+ * allocate (gm_lock_t), the forking thread's cache is free. */
 void gm_mcache_fork_prepare(void) {
   gm_lock_for_fork(&gm_mcache_registry_lock);
   gm_lock_for_fork(&gm_mcache_orphan_lock);

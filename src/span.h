@@ -91,8 +91,10 @@ struct gm_mspan {
    * released piecemeal. */
   uint32_t released_mask;
 #if GM_DEBUG
+#define GM_DBG_OFF_UNSET UINT32_MAX
   size_t dbg_size;   /* large: the requested size (debugheap.c) */
-  uint32_t dbg_off;  /* large: the block's offset from base */
+  uint32_t dbg_off;  /* large: the block's offset from base, GM_DBG_OFF_UNSET
+                      * until debugheap.c has laid the block out */
   uint8_t dbg_guard; /* large: 1 last page kept as a guard, 2 also PROT_NONE */
 #endif
   uint64_t bits[];         /* alloc_bits, local_free, remote_free, interleaved */
