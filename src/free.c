@@ -136,6 +136,15 @@ GM_NOINLINE void gm_free_slow(void *p, gm_mspan_t *s) {
      * the winner may have given back and the heap handed out again. */
     uint8_t seen;
     if (gm_span_claim_large(s, &seen)) {
+      /* Between the base test above and the claim, a racing free of p may
+       * have given the span back and the heap reused the struct for
+       * another large block, which this claim then took: look again (the
+       * claim's acquire sees the new block's base). That block is not
+       * ours to free; p was freed by the other thread. */
+      if (GM_UNLIKELY(gm_load_relaxed(&s->base) != (uintptr_t)p)) {
+        gm_store_release(&s->state, (uint8_t)GM_SPAN_LARGE);
+        gm_fatal_double_free(p, "block already free");
+      }
       gm_mheap_free_span(s);
       return;
     }
