@@ -360,7 +360,7 @@ GM_API size_t gm_trim(size_t pad) {
   size_t resident = (gm_pagealloc_free_pages(&gm_heap.pages) -
                      gm_pagealloc_scavenged_pages(&gm_heap.pages)) << GM_PAGE_SHIFT;
   gm_unlock(&gm_heap.lock);
-  return n + (resident > pad ? gm_scavenge_heap(resident - pad, 0) : 0);
+  return n + (resident > pad ? gm_scavenge_heap(resident - pad, 0, 0) : 0);
 }
 
 GM_API size_t gm_release(void) { return gm_trim(0); }
