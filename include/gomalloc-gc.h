@@ -51,6 +51,9 @@ GM_GC_API void *gm_gc_realloc(void *p, size_t size);
 GM_GC_API void gm_gc_free(void *p);
 /* Usable size of a collected block (0 for NULL). */
 GM_GC_API size_t gm_gc_size(const void *p);
+/* The start of the live collected block p points into (its start or any
+ * byte inside it), or NULL if p points into none (Boehm's GC_base). */
+GM_GC_API void *gm_gc_base(const void *p);
 /* A full collection now. */
 GM_GC_API void gm_gc_collect(void);
 /* Scan [lo, hi) as a root at every collection, until removed. */

@@ -133,6 +133,11 @@ size_t gm_gc_size(const void *p) {
   return gm_gc_block_size(p);
 }
 
+void *gm_gc_base(const void *p) {
+  gm_gc_init();
+  return gm_gc_base_of(p);
+}
+
 void gm_gc_collect(void) {
   gm_gc_thread_register();
   gm_lock(&gm_gc.lock);

@@ -50,6 +50,17 @@ enum { GM_GC_SCAN = 0, GM_GC_NOSCAN = 1, GM_GC_UNCOLL = 2, GM_GC_KINDS = 3 };
  * and only of malloc spans on central lists (span.h). */
 GM_INLINE unsigned gm_gc_kind(const gm_mspan_t *s) { return s->partial_epoch; }
 
+/* GOMALLOC_GC_TEST_NOROOTS (internal): a test turns a root kind off to
+ * show that its test fails without it (tests/gc). */
+enum {
+  GM_GC_NOROOT_DATA = 1,    /* data and bss */
+  GM_GC_NOROOT_STACKS = 2,  /* other threads' stacks */
+  GM_GC_NOROOT_REGS = 4,    /* other threads' registers */
+  GM_GC_NOROOT_EXPLICIT = 8, /* gm_gc_add_roots ranges */
+  GM_GC_NOROOT_UNCOLL = 16, /* uncollectable blocks' contents */
+  GM_GC_NOROOT_INTERIOR = 32, /* interior pointers keep nothing */
+};
+
 /* Mark bits: one word per 64 slots, in a block of their own (gcmark_bits). */
 #define GM_GC_MARK_BYTES (GM_MAX_BITMAP_WORDS * 8)
 
@@ -103,6 +114,7 @@ void *gm_gc_alloc(size_t size, unsigned kind);
 void gm_gc_free_block(void *p);
 void *gm_gc_realloc_block(void *p, size_t size);
 size_t gm_gc_block_size(const void *p);
+void *gm_gc_base_of(const void *p);
 /* Span lists: push s on a list linked through next/prev. */
 void gm_gc_list_push(gm_mspan_t **head, gm_mspan_t *s);
 void gm_gc_list_remove(gm_mspan_t **head, gm_mspan_t *s);

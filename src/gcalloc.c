@@ -247,3 +247,20 @@ void *gm_gc_realloc_block(void *p, size_t size) {
   gm_gc_free_block(p);
   return q;
 }
+
+void *gm_gc_base_of(const void *p) {
+  uintptr_t a = (uintptr_t)p;
+  void *base = NULL;
+  gm_lock(&gm_gc.lock); /* the span cannot be swept or freed meanwhile */
+  gm_mspan_t *s = gm_span_of(a);
+  uint8_t st = s ? gm_load_relaxed(&s->state) : 0;
+  if (st == GM_SPAN_GC_LARGE && a - s->base < s->elemsize) {
+    base = (void *)s->base;
+  } else if (st == GM_SPAN_GC && a >= s->base && a < gm_span_limit(s)) {
+    size_t i = gm_span_obj_index(s, a - s->base);
+    if (gm_gc_slot_live(s, i))
+      base = (void *)(s->base + i * s->elemsize);
+  }
+  gm_unlock(&gm_gc.lock);
+  return base;
+}

@@ -16,6 +16,7 @@
 #include "gc.h"
 
 #include "error.h"
+#include "options.h"
 #include "os.h"
 
 #include <string.h>
@@ -23,6 +24,7 @@
 static gm_gc_range_t *stk;
 static size_t stk_n, stk_cap;
 static size_t marked_bytes;
+static bool no_interior; /* GM_GC_NOROOT_INTERIOR (tests) */
 
 static GM_NOINLINE void grow(void) {
   size_t cap = stk_cap ? 2 * stk_cap : 65536;
@@ -46,6 +48,7 @@ GM_INLINE void push(uintptr_t lo, size_t n) {
 void gm_gc_mark_begin(void) {
   stk_n = 0;
   marked_bytes = 0;
+  no_interior = gm_options.gc_test_noroots & GM_GC_NOROOT_INTERIOR;
 }
 
 size_t gm_gc_marked_bytes(void) { return marked_bytes; }
@@ -61,7 +64,7 @@ static void mark_candidate(uintptr_t v) {
     if (off >= (size_t)s->nelems * s->elemsize)
       return;
     size_t idx = gm_span_obj_index(s, off);
-    if (!gm_gc_slot_live(s, idx))
+    if (!gm_gc_slot_live(s, idx) || (GM_UNLIKELY(no_interior) && idx * s->elemsize != off))
       return;
     uint64_t *m = &s->gcmark_bits[idx / 64], bit = 1ULL << (idx % 64);
     if (*m & bit)
@@ -71,7 +74,7 @@ static void mark_candidate(uintptr_t v) {
     if (gm_gc_kind(s) != GM_GC_NOSCAN)
       push(s->base + idx * s->elemsize, s->elemsize);
   } else if (st == GM_SPAN_GC_LARGE) {
-    if (v - s->base >= s->elemsize || (s->gcmark_bits[0] & 1))
+    if (v - s->base >= s->elemsize || (s->gcmark_bits[0] & 1) || (no_interior && v != s->base))
       return;
     s->gcmark_bits[0] = 1;
     marked_bytes += s->elemsize;

@@ -17,6 +17,7 @@
 #include "gc.h"
 
 #include "error.h"
+#include "options.h"
 #include "os.h"
 
 #include <link.h>
@@ -179,23 +180,28 @@ static GM_NOINLINE void scan_own_stack(gm_gc_thread_t *self) {
 }
 
 void gm_gc_mark_roots(void) {
+  size_t skip = gm_options.gc_test_noroots;
+  if (skip & GM_GC_NOROOT_DATA)
+    segs.n = 0;
   for (size_t i = 0; i < segs.n; i++) {
     gm_gc_scan_range(segs.v[i].lo, segs.v[i].hi);
     gm_gc_drain();
   }
-  for (size_t i = 0; i < roots.n; i++) {
+  for (size_t i = 0; i < roots.n && !(skip & GM_GC_NOROOT_EXPLICIT); i++) {
     gm_gc_scan_range(roots.v[i].lo, roots.v[i].hi);
     gm_gc_drain();
   }
-  mark_uncollectable();
+  if (!(skip & GM_GC_NOROOT_UNCOLL))
+    mark_uncollectable();
   gm_gc_thread_t *self = gm_gc_self;
   for (gm_gc_thread_t *t = gm_gc.threads; t; t = t->next) {
     if (t == self)
       continue;
-    gm_gc_scan_range((uintptr_t)t->regs, (uintptr_t)(t->regs + 32));
+    if (!(skip & GM_GC_NOROOT_REGS))
+      gm_gc_scan_range((uintptr_t)t->regs, (uintptr_t)(t->regs + 32));
     /* A stack pointer outside the thread's stack (a coroutine's stack of
      * its own) leaves only the registers: documented. */
-    if (t->sp >= t->stack_lo && t->sp < t->stack_hi)
+    if (t->sp >= t->stack_lo && t->sp < t->stack_hi && !(skip & GM_GC_NOROOT_STACKS))
       gm_gc_scan_range(t->sp, t->stack_hi);
     gm_gc_drain();
   }

@@ -55,6 +55,8 @@ static const gm_option_t table[] = {
      "print one line per collection of the collected heap on stderr (Go's gctrace)", false},
     {"GOMALLOC_GC_SIGNAL", GM_OPT_COUNT, "0", FIELD(gc_signal), NULL, "SIGNO",
      "the collector's stop-the-world signal (0: SIGRTMIN+7)", false},
+    {"GOMALLOC_GC_TEST_NOROOTS", GM_OPT_COUNT, "0", FIELD(gc_test_noroots), NULL, "BITS",
+     "tests only: root kinds the collector skips (src/gc.h), to show each one matters", true},
     {"GOMALLOC_REPORT_PID", GM_OPT_COUNT, "0", FIELD(report_pid), NULL, "PID",
      "only process PID writes the reports at exit (0: every process)", true},
 };
