@@ -23,7 +23,7 @@ static inline struct gm_gc_stats gc_stats(void) {
 
 /* Wipe the stack below the caller: dead frames of earlier calls hold stale
  * pointers that a conservative scan would take for live ones. */
-static __attribute__((noinline)) void gc_clear_stack(void) {
+static __attribute__((noinline, unused)) void gc_clear_stack(void) {
   volatile char buf[16384];
   memset((char *)buf, 0, sizeof buf);
   __asm__ volatile("" : : "r"(buf) : "memory");
