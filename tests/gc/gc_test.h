@@ -29,6 +29,9 @@ static __attribute__((noinline, unused)) void gc_clear_stack(void) {
   __asm__ volatile("" : : "r"(buf) : "memory");
 }
 
+/* Drop a new block at once (garbage). */
+static inline void gc_drop(void *p) { __asm__ volatile("" : : "r"(p)); }
+
 /* Objects freed by the collector between two points, counted by stats. */
 static inline uint64_t gc_freed(void) { return gc_stats().freed_objects; }
 
