@@ -1,0 +1,173 @@
+/* gc_boehm.c: libgomalloc-gc, Boehm GC's calls (include/gomalloc-gc/gc.h)
+ * on gomalloc's collected heap. A library of its own, so that libgomalloc
+ * never exports GC_* names: preloaded into a program that uses Boehm GC,
+ * it must serve malloc, not take over the program's collector. */
+#define _GNU_SOURCE
+#define GC_BUILD
+#define GC_THREADS
+#include "gc.h"
+
+#include <string.h>
+
+static int disabled;
+static int saved_percent = 100;
+static GC_word divisor = 3;
+static size_t total_bytes;
+
+void GC_init(void) { gm_gc_register_thread(); }
+
+static void *counted(void *p, size_t n) {
+  if (p)
+    __atomic_fetch_add(&total_bytes, n, __ATOMIC_RELAXED);
+  return p;
+}
+
+void *GC_malloc(size_t n) { return counted(gm_gc_malloc(n), n); }
+void *GC_malloc_atomic(size_t n) { return counted(gm_gc_malloc_noscan(n), n); }
+void *GC_malloc_uncollectable(size_t n) { return counted(gm_gc_malloc_uncollectable(n), n); }
+/* Scanned all the same: harmless, and rare. */
+void *GC_malloc_atomic_uncollectable(size_t n) { return GC_malloc_uncollectable(n); }
+void *GC_malloc_ignore_off_page(size_t n) { return GC_malloc(n); }
+void *GC_malloc_atomic_ignore_off_page(size_t n) { return GC_malloc_atomic(n); }
+void *GC_realloc(void *p, size_t n) { return gm_gc_realloc(p, n); }
+void GC_free(void *p) { gm_gc_free(p); }
+
+char *GC_strdup(const char *s) {
+  if (!s)
+    return NULL;
+  size_t n = strlen(s) + 1;
+  char *d = GC_malloc_atomic(n);
+  if (d)
+    memcpy(d, s, n);
+  return d;
+}
+
+char *GC_strndup(const char *s, size_t n) {
+  size_t len = strnlen(s, n);
+  char *d = GC_malloc_atomic(len + 1);
+  if (d) {
+    memcpy(d, s, len);
+    d[len] = 0;
+  }
+  return d;
+}
+
+void *GC_base(void *p) { return gm_gc_base(p); }
+size_t GC_size(const void *p) { return gm_gc_base(p) ? gm_gc_size(gm_gc_base(p)) : 0; }
+int GC_is_heap_ptr(const void *p) { return gm_gc_base(p) != NULL; }
+
+void GC_gcollect(void) { gm_gc_collect(); }
+void GC_gcollect_and_unmap(void) { gm_gc_collect(); }
+int GC_try_to_collect(int (*stop)(void)) {
+  (void)stop;
+  gm_gc_collect();
+  return 1;
+}
+
+/* GC_disable nests, as Boehm's does. */
+void GC_disable(void) {
+  if (__atomic_fetch_add(&disabled, 1, __ATOMIC_ACQ_REL) == 0)
+    saved_percent = gm_gc_set_percent(-1);
+}
+void GC_enable(void) {
+  if (__atomic_sub_fetch(&disabled, 1, __ATOMIC_ACQ_REL) == 0)
+    gm_gc_set_percent(saved_percent);
+}
+int GC_is_disabled(void) { return __atomic_load_n(&disabled, __ATOMIC_ACQUIRE) != 0; }
+
+void GC_enable_incremental(void) {}
+int GC_is_incremental_mode(void) { return 0; }
+void GC_set_free_space_divisor(GC_word d) { divisor = d ? d : 1; }
+GC_word GC_get_free_space_divisor(void) { return divisor; }
+int GC_expand_hp(size_t n) {
+  (void)n;
+  return 1;
+}
+void GC_set_max_heap_size(GC_word n) { (void)n; }
+void GC_set_all_interior_pointers(int on) { (void)on; }
+int GC_get_all_interior_pointers(void) { return 1; }
+int GC_get_parallel(void) { return 0; }
+
+static struct gm_gc_stats stats(void) {
+  struct gm_gc_stats st;
+  memset(&st, 0, sizeof st);
+  gm_gc_stats(&st, sizeof st);
+  return st;
+}
+size_t GC_get_heap_size(void) { return (size_t)stats().heap_bytes; }
+size_t GC_get_free_bytes(void) {
+  struct gm_gc_stats st = stats();
+  return st.heap_bytes > st.heap_live ? (size_t)(st.heap_bytes - st.heap_live) : 0;
+}
+size_t GC_get_bytes_since_gc(void) {
+  struct gm_gc_stats st = stats();
+  return st.heap_live > st.live_after_mark ? (size_t)(st.heap_live - st.live_after_mark) : 0;
+}
+size_t GC_get_total_bytes(void) { return __atomic_load_n(&total_bytes, __ATOMIC_RELAXED); }
+GC_word GC_get_gc_no(void) { return (GC_word)stats().collections; }
+
+void GC_add_roots(void *lo, void *hi) { gm_gc_add_roots(lo, hi); }
+void GC_remove_roots(void *lo, void *hi) { gm_gc_remove_roots(lo, hi); }
+
+/* Registration is automatic; these exist for programs written for Boehm. */
+static __thread int registered;
+void GC_allow_register_threads(void) { gm_gc_register_thread(); }
+int GC_register_my_thread(const struct GC_stack_base *sb) {
+  (void)sb;
+  if (registered)
+    return GC_DUPLICATE;
+  gm_gc_register_thread();
+  registered = 1;
+  return GC_SUCCESS;
+}
+int GC_unregister_my_thread(void) {
+  gm_gc_unregister_thread();
+  registered = 0;
+  return GC_SUCCESS;
+}
+int GC_thread_is_registered(void) { return registered; }
+
+int GC_get_stack_base(struct GC_stack_base *sb) {
+  pthread_attr_t a;
+  void *addr;
+  size_t size;
+  if (pthread_getattr_np(pthread_self(), &a) != 0)
+    return GC_UNIMPLEMENTED;
+  pthread_attr_getstack(&a, &addr, &size);
+  pthread_attr_destroy(&a);
+  sb->mem_base = (char *)addr + size;
+  return GC_SUCCESS;
+}
+
+/* GC_THREADS: the new thread registers before it runs the start routine.
+ * Its argument travels in an uncollectable block until then, so that a
+ * collected object passed as the argument is never held only by a thread
+ * the collector does not know yet. */
+struct start {
+  void *(*fn)(void *);
+  void *arg;
+};
+
+static void *trampoline(void *p) {
+  gm_gc_register_thread();
+  registered = 1;
+  struct start s = *(struct start *)p;
+  gm_gc_free(p);
+  return s.fn(s.arg);
+}
+
+int GC_pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg) {
+  struct start *s = gm_gc_malloc_uncollectable(sizeof *s);
+  if (!s)
+    return 11; /* EAGAIN */
+  s->fn = fn;
+  s->arg = arg;
+  int rc = pthread_create(t, attr, trampoline, s);
+  if (rc)
+    gm_gc_free(s);
+  return rc;
+}
+
+int GC_pthread_join(pthread_t t, void **ret) { return pthread_join(t, ret); }
+int GC_pthread_detach(pthread_t t) { return pthread_detach(t); }
+void GC_pthread_exit(void *ret) { pthread_exit(ret); }
