@@ -40,6 +40,14 @@ static unsigned sweep_span(gm_mspan_t *s, uint64_t *freed_objects) {
     nalloc += gm_popcount64(keep);
     nfreed += gm_popcount64(was & ~keep);
   }
+#if GM_DEBUG
+  /* The invariants the next cycle's mark relies on. */
+  for (unsigned w = 0; w < nw; w++)
+    if (mark[w] || (~*gm_span_abits(s, w) & ~gm_span_slot_mask(s, w)) || *gm_span_rfree(s, w))
+      gm_fatal("gm_gc: span inconsistent after sweep", (void *)s->base, "mark/alloc/free words");
+  if (gm_load_relaxed(&s->state) != GM_SPAN_GC || gm_load_relaxed(&s->small_bytes) != 0)
+    gm_fatal("gm_gc: not a GC span in a GC list", (void *)s->base, "state");
+#endif
   s->alloc_count = (uint16_t)nalloc;
   if (nfreed)
     s->needzero = 1;
@@ -83,6 +91,7 @@ size_t gm_gc_sweep_all(gm_mspan_t **dead, uint64_t *freed_objects) {
   gm_mspan_t *next;
   for (gm_mspan_t *s = gm_gc.large; s; s = next) {
     next = s->next;
+    GM_ASSERT(gm_load_relaxed(&s->state) == GM_SPAN_GC_LARGE && s->gcmark_bits);
     if (gm_gc_kind(s) == GM_GC_UNCOLL || (s->gcmark_bits[0] & 1)) {
       s->gcmark_bits[0] = 0;
       kept += s->elemsize;
