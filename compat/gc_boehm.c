@@ -12,19 +12,12 @@
 static int disabled;
 static int saved_percent = 100;
 static GC_word divisor = 3;
-static size_t total_bytes;
 
 void GC_init(void) { gm_gc_register_thread(); }
 
-static void *counted(void *p, size_t n) {
-  if (p)
-    __atomic_fetch_add(&total_bytes, n, __ATOMIC_RELAXED);
-  return p;
-}
-
-void *GC_malloc(size_t n) { return counted(gm_gc_malloc(n), n); }
-void *GC_malloc_atomic(size_t n) { return counted(gm_gc_malloc_noscan(n), n); }
-void *GC_malloc_uncollectable(size_t n) { return counted(gm_gc_malloc_uncollectable(n), n); }
+void *GC_malloc(size_t n) { return gm_gc_malloc(n); }
+void *GC_malloc_atomic(size_t n) { return gm_gc_malloc_noscan(n); }
+void *GC_malloc_uncollectable(size_t n) { return gm_gc_malloc_uncollectable(n); }
 /* Scanned all the same: harmless, and rare. */
 void *GC_malloc_atomic_uncollectable(size_t n) { return GC_malloc_uncollectable(n); }
 void *GC_malloc_ignore_off_page(size_t n) { return GC_malloc(n); }
@@ -103,7 +96,7 @@ size_t GC_get_bytes_since_gc(void) {
   struct gm_gc_stats st = stats();
   return st.heap_live > st.live_after_mark ? (size_t)(st.heap_live - st.live_after_mark) : 0;
 }
-size_t GC_get_total_bytes(void) { return __atomic_load_n(&total_bytes, __ATOMIC_RELAXED); }
+size_t GC_get_total_bytes(void) { return (size_t)stats().total_alloc_bytes; }
 GC_word GC_get_gc_no(void) { return (GC_word)stats().collections; }
 
 void GC_add_roots(void *lo, void *hi) { gm_gc_add_roots(lo, hi); }

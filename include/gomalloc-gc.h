@@ -77,6 +77,7 @@ struct gm_gc_stats {
   uint64_t total_pause_ns, max_pause_ns, last_pause_ns;
   uint64_t threads;       /* registered threads */
   uint64_t freed_objects; /* objects the sweeps freed, all cycles */
+  uint64_t total_alloc_bytes; /* span space and large blocks handed out, ever */
 };
 /* Fill *st (size: sizeof *st, so that the struct can grow). 0 on success. */
 GM_GC_API int gm_gc_stats(struct gm_gc_stats *st, size_t size);

@@ -190,6 +190,7 @@ int gm_gc_stats(struct gm_gc_stats *out, size_t size) {
   st.last_pause_ns = gm_gc.last_pause_ns;
   st.threads = gm_gc.nthreads;
   st.freed_objects = gm_gc.freed_objects;
+  st.total_alloc_bytes = gm_gc.total_alloc;
   gm_unlock(&gm_gc.lock);
   memcpy(out, &st, size < sizeof st ? size : sizeof st);
   return 0;

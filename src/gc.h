@@ -93,6 +93,7 @@ typedef struct gm_gc {
   /* Pacing (bytes): live after the last mark, goal, and the live count
    * since (marked + span space handed to caches + large blocks). */
   size_t heap_marked, heap_goal, heap_live, heap_bytes;
+  uint64_t total_alloc; /* bytes handed to caches and large blocks, ever */
   int percent; /* < 0: off */
   /* Statistics. */
   uint64_t cycles, total_pause_ns, max_pause_ns, last_pause_ns, freed_objects;

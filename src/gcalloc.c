@@ -75,8 +75,25 @@ static gm_mspan_t *new_span_locked(unsigned kind, unsigned cls) {
   return s;
 }
 
-/* The fast path missed: the current span is used up (or there is none). */
-static void *refill(gm_gc_thread_t *t, unsigned kind, unsigned cls) {
+/* Zero a new scanned block (its span's memory may be dirty). Small blocks
+ * inline: a call to memset cost GCBench a fifth of its allocation time. */
+GM_INLINE void zero_block(void *p, size_t n) {
+  if (n > 256) {
+    memset(p, 0, n);
+    return;
+  }
+  uint64_t *q = p, *end = (uint64_t *)((char *)p + n);
+  while (q < end) {
+    q[0] = 0;
+    q[1] = 0;
+    q += 2;
+    __asm__("" : "+r"(q)); /* not turned back into a memset call */
+  }
+}
+
+/* The fast path missed: the current span is used up (or there is none).
+ * Out of line, so that the fast path saves no registers. */
+static GM_NOINLINE void *refill(gm_gc_thread_t *t, unsigned kind, unsigned cls) {
   gm_gc_maybe_collect();
   gm_lock(&gm_gc.lock);
   gm_mspan_t *s = t->alloc[kind][cls];
@@ -89,7 +106,9 @@ static void *refill(gm_gc_thread_t *t, unsigned kind, unsigned cls) {
     gm_gc_list_remove(&gm_gc.partial[kind][cls], s);
     if ((p = take(s)) != NULL) {
       t->alloc[kind][cls] = s;
-      gm_gc.heap_live += (size_t)(s->nelems - s->alloc_count) * s->elemsize;
+      size_t n = (size_t)(s->nelems - s->alloc_count) * s->elemsize;
+      gm_gc.heap_live += n;
+      gm_gc.total_alloc += n;
     } else {
       gm_gc_list_push(&gm_gc.full[kind][cls], s);
     }
@@ -103,6 +122,7 @@ static void *refill(gm_gc_thread_t *t, unsigned kind, unsigned cls) {
     if (s) {
       t->alloc[kind][cls] = s;
       gm_gc.heap_live += (size_t)s->nelems * s->elemsize;
+      gm_gc.total_alloc += (size_t)s->nelems * s->elemsize;
       p = take(s);
     }
   }
@@ -111,13 +131,13 @@ static void *refill(gm_gc_thread_t *t, unsigned kind, unsigned cls) {
   gm_unlock(&gm_gc.lock);
   gm_mheap_after_alloc();
   if (zero)
-    memset(p, 0, n);
+    zero_block(p, n);
   if (!p)
     errno = ENOMEM;
   return p;
 }
 
-static void *alloc_large(size_t size, unsigned kind) {
+static GM_NOINLINE void *alloc_large(size_t size, unsigned kind) {
   if (size > ((size_t)1 << 40)) {
     errno = ENOMEM;
     return NULL;
@@ -138,6 +158,7 @@ static void *alloc_large(size_t size, unsigned kind) {
   if (s) {
     gm_gc_list_push(&gm_gc.large, s);
     gm_gc.heap_live += s->elemsize;
+    gm_gc.total_alloc += s->elemsize;
   }
   gm_unlock(&gm_gc.lock);
   gm_mheap_after_alloc();
@@ -165,7 +186,7 @@ void *gm_gc_alloc(size_t size, unsigned kind) {
   if (GM_UNLIKELY(!p))
     return refill(t, kind, cls);
   if (zero)
-    memset(p, 0, s->elemsize);
+    zero_block(p, s->elemsize);
   return p;
 }
 

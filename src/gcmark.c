@@ -53,21 +53,28 @@ void gm_gc_mark_begin(void) {
 
 size_t gm_gc_marked_bytes(void) { return marked_bytes; }
 
-/* findObject + greyobject for candidate v (inside the GC bounds). */
-static void mark_candidate(uintptr_t v) {
-  gm_mspan_t *s = gm_span_of(v);
+/* findObject + greyobject for candidate v (inside the GC bounds): the
+ * window's one load (else the arena map), the mark bit first (a marked
+ * slot is live: most candidates in a linked structure are seen twice),
+ * then Go's isFree. */
+GM_INLINE void mark_candidate(uintptr_t v) {
+  size_t page = gm_window_page(v);
+  gm_mspan_t *s =
+      GM_LIKELY(page < GM_WINDOW_PAGES) ? gm_load_relaxed(&gm_window_spans[page]) : gm_span_of(v);
   if (!s)
     return;
   uint8_t st = gm_load_relaxed(&s->state);
   if (st == GM_SPAN_GC) {
     uintptr_t off = v - s->base;
-    if (off >= (size_t)s->nelems * s->elemsize)
+    if (off >= (s->npages << GM_PAGE_SHIFT))
       return;
     size_t idx = gm_span_obj_index(s, off);
-    if (!gm_gc_slot_live(s, idx) || (GM_UNLIKELY(no_interior) && idx * s->elemsize != off))
+    if (idx >= s->nelems)
       return;
     uint64_t *m = &s->gcmark_bits[idx / 64], bit = 1ULL << (idx % 64);
     if (*m & bit)
+      return;
+    if (!gm_gc_slot_live(s, idx) || (GM_UNLIKELY(no_interior) && idx * s->elemsize != off))
       return;
     *m |= bit;
     marked_bytes += s->elemsize;
@@ -89,9 +96,11 @@ void gm_gc_mark_object(uintptr_t p) { mark_candidate(p); }
  * flag (redzones, racy words of stopped threads) are what a conservative
  * scan does. */
 #if defined(__clang__) || __GNUC__ >= 8
-__attribute__((no_sanitize("address", "thread")))
+#define NOSAN __attribute__((no_sanitize("address", "thread")))
+#else
+#define NOSAN
 #endif
-void gm_gc_scan_range(uintptr_t lo, uintptr_t hi) {
+NOSAN static void scan_range(uintptr_t lo, uintptr_t hi) {
   uintptr_t glo = gm_gc.lo, gext = gm_gc.hi - gm_gc.lo;
   lo = GM_ALIGN_UP(lo, sizeof(uintptr_t));
   for (uintptr_t p = lo; p + sizeof(uintptr_t) <= hi; p += sizeof(uintptr_t)) {
@@ -101,9 +110,11 @@ void gm_gc_scan_range(uintptr_t lo, uintptr_t hi) {
   }
 }
 
-void gm_gc_drain(void) {
+NOSAN void gm_gc_scan_range(uintptr_t lo, uintptr_t hi) { scan_range(lo, hi); }
+
+NOSAN void gm_gc_drain(void) {
   while (stk_n) {
     gm_gc_range_t r = stk[--stk_n];
-    gm_gc_scan_range(r.lo, r.hi);
+    scan_range(r.lo, r.hi);
   }
 }

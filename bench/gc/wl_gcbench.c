@@ -12,6 +12,13 @@ typedef struct Node {
 enum { kStretchTreeDepth = 18, kLongLivedTreeDepth = 16, kArraySize = 500000, kMinTreeDepth = 4,
        kMaxTreeDepth = 16 };
 
+/* Kept in a global and counted at the end, so that the compiler cannot
+ * let the long-lived tree die early (GCBench's own check only compares
+ * the pointer with NULL, which an optimiser may decide right away). */
+static Node *volatile longlived_root;
+
+static long count(const Node *n) { return n ? 1 + count(n->left) + count(n->right) : 0; }
+
 static int tree_size(int i) { return (1 << (i + 1)) - 1; }
 static int num_iters(int i) { return 2 * tree_size(kStretchTreeDepth) / tree_size(i); }
 
@@ -68,12 +75,13 @@ int main(void) {
   drop(make_tree(kStretchTreeDepth));
   Node *longlived = new_node(NULL, NULL);
   populate(kLongLivedTreeDepth, longlived);
+  longlived_root = longlived;
   double *array = B_MALLOC_ATOMIC(sizeof(double) * kArraySize);
   for (int i = 0; i < kArraySize / 2; i++)
     array[i] = 1.0 / i;
   for (int d = kMinTreeDepth; d <= kMaxTreeDepth; d += 2)
     time_construction(d);
-  if (longlived == NULL || array[1000] != 1.0 / 1000)
+  if (count(longlived_root) != tree_size(kLongLivedTreeDepth) || array[1000] != 1.0 / 1000)
     fprintf(stderr, "failed\n");
   bench_report("gcbench", t0);
   drop(longlived);
