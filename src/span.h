@@ -17,9 +17,9 @@
  *
  * A slot is free again only after a sweep: gm_span_sweep() folds both free
  * bitmaps into alloc_bits, resets freeindex to 0 and recounts, as Go's
- * sweeper folds gcmarkBits into allocBits. gcmark_bits is kept (NULL) for
- * the future garbage-collected heap, whose sweep will compute
- * alloc = marks & ~freed.
+ * sweeper folds gcmarkBits into allocBits. gcmark_bits (NULL in malloc
+ * spans) holds the marks of the collected heap's spans, whose sweep
+ * computes alloc = marks & ~freed (gc.h, gcsweep.c).
  *
  * The span state machine (which list a span is on, who may sweep it) is
  * described at the top of mcentral.c. */
