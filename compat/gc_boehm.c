@@ -11,12 +11,50 @@
 
 static int disabled;
 static int saved_percent = 100;
-static GC_word divisor = 3;
+
+GC_word GC_free_space_divisor = 3;
+int GC_full_freq = 19;
+int GC_dont_gc;
+int GC_dont_expand;
+int GC_use_entire_heap;
+int GC_all_interior_pointers = 1;
+int GC_java_finalization = 1;
+int GC_finalize_on_demand;
+int GC_dont_precollect;
+int GC_no_dls;
+GC_word GC_max_retries;
+GC_word GC_non_gc_bytes;
+unsigned long GC_time_limit = GC_TIME_UNLIMITED;
+char *GC_stackbottom;
+
+/* GC_dont_gc as the program last set it, and what we did about it. */
+static int dont_gc_seen;
+static __attribute__((noinline)) void sync_dont_gc(void) {
+  int v = __atomic_load_n(&GC_dont_gc, __ATOMIC_RELAXED);
+  if ((v != 0) != (dont_gc_seen != 0)) {
+    if (v)
+      GC_disable();
+    else
+      GC_enable();
+  }
+  dont_gc_seen = v;
+}
+#define CHECK_DONT_GC()                                                                            \
+  do {                                                                                             \
+    if (__builtin_expect(__atomic_load_n(&GC_dont_gc, __ATOMIC_RELAXED) != dont_gc_seen, 0))       \
+      sync_dont_gc();                                                                              \
+  } while (0)
 
 void GC_init(void) { gm_gc_register_thread(); }
 
-void *GC_malloc(size_t n) { return gm_gc_malloc(n); }
-void *GC_malloc_atomic(size_t n) { return gm_gc_malloc_noscan(n); }
+void *GC_malloc(size_t n) {
+  CHECK_DONT_GC();
+  return gm_gc_malloc(n);
+}
+void *GC_malloc_atomic(size_t n) {
+  CHECK_DONT_GC();
+  return gm_gc_malloc_noscan(n);
+}
 void *GC_malloc_uncollectable(size_t n) { return gm_gc_malloc_uncollectable(n); }
 /* Scanned all the same: harmless, and rare. */
 void *GC_malloc_atomic_uncollectable(size_t n) { return GC_malloc_uncollectable(n); }
@@ -49,7 +87,11 @@ void *GC_base(void *p) { return gm_gc_base(p); }
 size_t GC_size(const void *p) { return gm_gc_base(p) ? gm_gc_size(gm_gc_base(p)) : 0; }
 int GC_is_heap_ptr(const void *p) { return gm_gc_base(p) != NULL; }
 
-void GC_gcollect(void) { gm_gc_collect(); }
+void GC_gcollect(void) {
+  CHECK_DONT_GC();
+  if (!GC_dont_gc)
+    gm_gc_collect();
+}
 void GC_gcollect_and_unmap(void) { gm_gc_collect(); }
 int GC_try_to_collect(int (*stop)(void)) {
   (void)stop;
@@ -70,8 +112,40 @@ int GC_is_disabled(void) { return __atomic_load_n(&disabled, __ATOMIC_ACQUIRE) !
 
 void GC_enable_incremental(void) {}
 int GC_is_incremental_mode(void) { return 0; }
-void GC_set_free_space_divisor(GC_word d) { divisor = d ? d : 1; }
-GC_word GC_get_free_space_divisor(void) { return divisor; }
+void GC_set_free_space_divisor(GC_word d) { GC_free_space_divisor = d ? d : 1; }
+GC_word GC_get_free_space_divisor(void) { return GC_free_space_divisor; }
+void GC_set_dont_expand(int v) { GC_dont_expand = v; }
+void GC_set_full_freq(int v) { GC_full_freq = v; }
+void GC_set_time_limit(unsigned long v) { GC_time_limit = v; }
+void GC_set_java_finalization(int v) { GC_java_finalization = v; }
+void GC_set_finalize_on_demand(int v) { GC_finalize_on_demand = v; }
+void GC_set_max_retries(GC_word v) { GC_max_retries = v; }
+void GC_set_dont_precollect(int v) { GC_dont_precollect = v; }
+void GC_set_no_dls(int v) { GC_no_dls = v; }
+
+static void no_finalizer(GC_finalization_proc *ofn, void **ocd) {
+  if (ofn)
+    *ofn = 0;
+  if (ocd)
+    *ocd = 0;
+}
+void GC_register_finalizer(void *p, GC_finalization_proc f, void *d, GC_finalization_proc *ofn,
+                           void **ocd) {
+  (void)p, (void)f, (void)d;
+  no_finalizer(ofn, ocd);
+}
+void GC_register_finalizer_ignore_self(void *p, GC_finalization_proc f, void *d,
+                                       GC_finalization_proc *ofn, void **ocd) {
+  (void)p, (void)f, (void)d;
+  no_finalizer(ofn, ocd);
+}
+void GC_register_finalizer_no_order(void *p, GC_finalization_proc f, void *d,
+                                    GC_finalization_proc *ofn, void **ocd) {
+  (void)p, (void)f, (void)d;
+  no_finalizer(ofn, ocd);
+}
+int GC_should_invoke_finalizers(void) { return 0; }
+int GC_invoke_finalizers(void) { return 0; }
 int GC_expand_hp(size_t n) {
   (void)n;
   return 1;

@@ -3,8 +3,9 @@
  * unchanged with
  *   cc $(pkg-config --cflags gomalloc-gc) prog.c $(pkg-config --libs gomalloc-gc)
  * The calls covered are listed below; README ("The collected heap") lists
- * those that are not (finalizers, disappearing links, typed allocation,
- * ...): a program using them fails to link rather than misbehave.
+ * those that are not (disappearing links, typed allocation, ...): a program
+ * using them fails to link rather than misbehave. Finalizers are accepted
+ * and never run.
  *
  * Differences a Boehm user may notice: no byte is added to each object (a
  * pointer one past an object's end does not keep it alive);
@@ -99,6 +100,50 @@ GC_API int GC_CALL GC_register_my_thread(const struct GC_stack_base *);
 GC_API int GC_CALL GC_unregister_my_thread(void);
 GC_API int GC_CALL GC_thread_is_registered(void);
 GC_API int GC_CALL GC_get_stack_base(struct GC_stack_base *);
+
+/* Boehm's tuning variables, for programs that set them: accepted and, but
+ * for GC_dont_gc (collections off while non-zero, checked at each
+ * allocation) without effect. */
+GC_API GC_word GC_free_space_divisor;
+GC_API int GC_full_freq;
+GC_API int GC_dont_gc;
+GC_API int GC_dont_expand;
+GC_API int GC_use_entire_heap;
+GC_API int GC_all_interior_pointers;
+GC_API int GC_java_finalization;
+GC_API int GC_finalize_on_demand;
+GC_API int GC_dont_precollect;
+GC_API int GC_no_dls;
+GC_API GC_word GC_max_retries;
+GC_API GC_word GC_non_gc_bytes;
+GC_API unsigned long GC_time_limit;
+GC_API char *GC_stackbottom;
+#define GC_TIME_UNLIMITED 999999
+GC_API void GC_CALL GC_set_dont_expand(int);
+GC_API void GC_CALL GC_set_full_freq(int);
+GC_API void GC_CALL GC_set_time_limit(unsigned long);
+GC_API void GC_CALL GC_set_java_finalization(int);
+GC_API void GC_CALL GC_set_finalize_on_demand(int);
+GC_API void GC_CALL GC_set_max_retries(GC_word);
+GC_API void GC_CALL GC_set_dont_precollect(int);
+GC_API void GC_CALL GC_set_no_dls(int);
+
+/* Finalizers are accepted and never run (Boehm does not promise to run
+ * them either): *ofn and *ocd, when given, come back NULL. */
+typedef void(GC_CALLBACK *GC_finalization_proc)(void *obj, void *client_data);
+GC_API void GC_CALL GC_register_finalizer(void *, GC_finalization_proc, void *,
+                                          GC_finalization_proc *, void **);
+GC_API void GC_CALL GC_register_finalizer_ignore_self(void *, GC_finalization_proc, void *,
+                                                      GC_finalization_proc *, void **);
+GC_API void GC_CALL GC_register_finalizer_no_order(void *, GC_finalization_proc, void *,
+                                                   GC_finalization_proc *, void **);
+GC_API int GC_CALL GC_should_invoke_finalizers(void);
+GC_API int GC_CALL GC_invoke_finalizers(void);
+#define GC_REGISTER_FINALIZER(p, f, d, of, od) GC_register_finalizer(p, f, d, of, od)
+#define GC_REGISTER_FINALIZER_IGNORE_SELF(p, f, d, of, od)                                         \
+  GC_register_finalizer_ignore_self(p, f, d, of, od)
+#define GC_REGISTER_FINALIZER_NO_ORDER(p, f, d, of, od)                                            \
+  GC_register_finalizer_no_order(p, f, d, of, od)
 
 #define GC_INIT() GC_init()
 #define GC_MALLOC(sz) GC_malloc(sz)

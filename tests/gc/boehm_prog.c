@@ -118,6 +118,23 @@ int main(void) {
   EXPECT(check_tree(*u, 5), "an uncollectable block keeps its tree");
   EXPECT(strcmp(root_area[1], "root") == 0, "GC_add_roots area keeps its block");
   GC_FREE(u);
+
+  /* Tuning variables and finalizers, as older programs use them. */
+  GC_free_space_divisor = 4;
+  GC_full_freq = 30;
+  GC_dont_gc = 1;
+  GC_word off_before = GC_gc_no;
+  for (int k = 0; k < 20; k++)
+    make_tree(12); /* 2.5 MB: would collect */
+  EXPECT(GC_gc_no == off_before, "no collection while GC_dont_gc is set");
+  GC_dont_gc = 0;
+  GC_finalization_proc ofn = (GC_finalization_proc)1;
+  void *ocd = (void *)1;
+  GC_REGISTER_FINALIZER(make_tree(1), 0, 0, &ofn, &ocd);
+  EXPECT(ofn == 0 && ocd == 0, "GC_REGISTER_FINALIZER accepted");
+  for (int k = 0; k < 40; k++)
+    make_tree(12);
+  EXPECT(GC_gc_no > off_before, "collections again once GC_dont_gc is cleared");
   printf("collections %lu, heap %zu KiB\n", (unsigned long)GC_gc_no, GC_get_heap_size() >> 10);
   printf("%d passed, %d failed\n", passed, failed);
   return failed != 0;
