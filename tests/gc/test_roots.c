@@ -210,6 +210,8 @@ int main(int argc, char **argv) {
     report(mode, enc);
     void **u = (void **)((uintptr_t)*holder ^ MASK);
     CHECK(u[3] == (void *)(enc ^ MASK), "uncoll: the uncollectable block changed");
+    gm_gc_free(u);
+    free(holder);
   } else if (!strcmp(mode, "explicit")) {
     void **buf;
     uintptr_t enc = set_explicit(&buf);
