@@ -31,7 +31,7 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 static void set_goal_locked(size_t live) {
   size_t goal = gm_gc.percent < 0 ? SIZE_MAX : live + live / 100 * (size_t)gm_gc.percent;
-  gm_gc.heap_goal = goal < MIN_GOAL ? MIN_GOAL : goal;
+  gm_store_relaxed(&gm_gc.heap_goal, goal < MIN_GOAL ? MIN_GOAL : goal);
 }
 
 static void init_once(void) {
@@ -78,9 +78,9 @@ void gm_gc_collect_locked(void) {
   uint64_t t4 = gm_sys_now_ns();
   gm_mheap_free_spans(dead); /* the heap lock, now that no thread is stopped */
   gm_gc.heap_marked = kept;
-  gm_gc.heap_live = kept;
+  gm_store_relaxed(&gm_gc.heap_live, kept);
   set_goal_locked(kept);
-  gm_gc.cycles++;
+  gm_store_relaxed(&gm_gc.cycles, gm_gc.cycles + 1);
   gm_gc.freed_objects += freed;
   uint64_t pause = t4 - t1;
   gm_gc.last_pause_ns = pause;
@@ -95,7 +95,7 @@ void gm_gc_maybe_collect(void) {
   uint64_t c0 = gm_load_relaxed(&gm_gc.cycles);
   if (GM_LIKELY(gm_load_relaxed(&gm_gc.heap_live) < gm_load_relaxed(&gm_gc.heap_goal)))
     return;
-  gm_lock(&gm_gc.lock);
+  gm_gc_lock();
   /* Another thread may have collected while this one waited. */
   if (gm_gc.cycles == c0 && gm_gc.heap_live >= gm_gc.heap_goal)
     gm_gc_collect_locked();
@@ -140,21 +140,21 @@ void *gm_gc_base(const void *p) {
 
 void gm_gc_collect(void) {
   gm_gc_thread_register();
-  gm_lock(&gm_gc.lock);
+  gm_gc_lock();
   gm_gc_collect_locked();
   gm_unlock(&gm_gc.lock);
 }
 
 void gm_gc_add_roots(void *lo, void *hi) {
   gm_gc_thread_register();
-  gm_lock(&gm_gc.lock);
+  gm_gc_lock();
   gm_gc_roots_add((uintptr_t)lo, (uintptr_t)hi);
   gm_unlock(&gm_gc.lock);
 }
 
 void gm_gc_remove_roots(void *lo, void *hi) {
   gm_gc_thread_register();
-  gm_lock(&gm_gc.lock);
+  gm_gc_lock();
   gm_gc_roots_remove((uintptr_t)lo, (uintptr_t)hi);
   gm_unlock(&gm_gc.lock);
 }
@@ -164,7 +164,7 @@ void gm_gc_unregister_thread(void) { gm_gc_thread_unregister(); }
 
 int gm_gc_set_percent(int percent) {
   gm_gc_thread_register();
-  gm_lock(&gm_gc.lock);
+  gm_gc_lock();
   int old = gm_gc.percent;
   gm_gc.percent = percent < 0 ? -1 : percent;
   set_goal_locked(gm_gc.heap_marked);
@@ -179,7 +179,7 @@ int gm_gc_stats(struct gm_gc_stats *out, size_t size) {
   }
   gm_gc_init();
   struct gm_gc_stats st;
-  gm_lock(&gm_gc.lock);
+  gm_gc_lock();
   st.collections = gm_gc.cycles;
   st.heap_goal = gm_gc.percent < 0 ? 0 : gm_gc.heap_goal;
   st.heap_live = gm_gc.heap_live;

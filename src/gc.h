@@ -111,6 +111,8 @@ void gm_gc_maybe_collect(void);
 void gm_gc_collect_locked(void);
 
 /* gcalloc.c */
+/* Take gm_gc.lock (gm_unlock releases it); see gcalloc.c for TSan. */
+void gm_gc_lock(void);
 void *gm_gc_alloc(size_t size, unsigned kind);
 void gm_gc_free_block(void *p);
 void *gm_gc_realloc_block(void *p, size_t size);

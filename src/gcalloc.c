@@ -18,6 +18,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 
 void gm_gc_list_push(gm_mspan_t **head, gm_mspan_t *s) {
   s->prev = NULL;
@@ -36,6 +37,23 @@ void gm_gc_list_remove(gm_mspan_t **head, gm_mspan_t *s) {
     s->next->prev = s->prev;
   s->next = s->prev = NULL;
 }
+
+/* The lock, taken by a mutator. ThreadSanitizer delivers a signal only
+ * when its thread enters an intercepted call that it counts as blocking,
+ * and a mutex wait is not one: a thread waiting here for the collector
+ * would never stop, and the collector would wait for it for ever. Under
+ * TSan the wait is a loop of trylock and nanosleep (one that counts). */
+#if defined(__SANITIZE_THREAD__)
+void gm_gc_lock(void) {
+  while (pthread_mutex_trylock(&gm_gc.lock.m) != 0) {
+    struct timespec ts = {0, 20000};
+    nanosleep(&ts, NULL);
+  }
+  gm_store_relaxed(&gm_gc.lock.owner, gm_self());
+}
+#else
+void gm_gc_lock(void) { gm_lock(&gm_gc.lock); }
+#endif
 
 /* A slot of s (lock held, or the owner inside its busy section). */
 static void *take(gm_mspan_t *s) {
@@ -99,7 +117,7 @@ GM_INLINE void zero_block(void *p, size_t n) {
  * Out of line, so that the fast path saves no registers. */
 static GM_NOINLINE void *refill(gm_gc_thread_t *t, unsigned kind, unsigned cls) {
   gm_gc_maybe_collect();
-  gm_lock(&gm_gc.lock);
+  gm_gc_lock();
   gm_mspan_t *s = t->alloc[kind][cls];
   void *p = NULL;
   if (s && !(p = take(s))) {
@@ -111,7 +129,7 @@ static GM_NOINLINE void *refill(gm_gc_thread_t *t, unsigned kind, unsigned cls) 
     if ((p = take(s)) != NULL) {
       t->alloc[kind][cls] = s;
       size_t n = (size_t)(s->nelems - s->alloc_count) * s->elemsize;
-      gm_gc.heap_live += n;
+      gm_store_relaxed(&gm_gc.heap_live, gm_gc.heap_live + n);
       gm_gc.total_alloc += n;
     } else {
       gm_gc_list_push(&gm_gc.full[kind][cls], s);
@@ -125,7 +143,7 @@ static GM_NOINLINE void *refill(gm_gc_thread_t *t, unsigned kind, unsigned cls) 
     }
     if (s) {
       t->alloc[kind][cls] = s;
-      gm_gc.heap_live += (size_t)s->nelems * s->elemsize;
+      gm_store_relaxed(&gm_gc.heap_live, gm_gc.heap_live + (size_t)s->nelems * s->elemsize);
       gm_gc.total_alloc += (size_t)s->nelems * s->elemsize;
       p = take(s);
     }
@@ -148,7 +166,7 @@ static GM_NOINLINE void *alloc_large(size_t size, unsigned kind) {
   }
   size_t npages = (size + GM_PAGE_MASK) >> GM_PAGE_SHIFT;
   gm_gc_maybe_collect();
-  gm_lock(&gm_gc.lock);
+  gm_gc_lock();
   gm_spanclass_t spc = gm_make_spanclass(0, kind == GM_GC_NOSCAN);
   gm_mspan_t *s = gm_mheap_alloc_span(npages, spc, 1, GM_SPAN_GC_LARGE, NULL);
   if (!s) {
@@ -161,7 +179,7 @@ static GM_NOINLINE void *alloc_large(size_t size, unsigned kind) {
   }
   if (s) {
     gm_gc_list_push(&gm_gc.large, s);
-    gm_gc.heap_live += s->elemsize;
+    gm_store_relaxed(&gm_gc.heap_live, gm_gc.heap_live + s->elemsize);
     gm_gc.total_alloc += s->elemsize;
   }
   gm_unlock(&gm_gc.lock);
@@ -234,7 +252,7 @@ static gm_mspan_t *live_block(const void *p, const char *op, size_t *idx) {
 
 void gm_gc_free_block(void *p) {
   size_t idx;
-  gm_lock(&gm_gc.lock); /* no cycle sweeps it meanwhile */
+  gm_gc_lock(); /* no cycle sweeps it meanwhile */
   gm_mspan_t *s = live_block(p, "invalid gm_gc_free", &idx);
   if (s->state == GM_SPAN_GC_LARGE) {
     gm_gc_list_remove(&gm_gc.large, s);
@@ -276,7 +294,7 @@ void *gm_gc_realloc_block(void *p, size_t size) {
 void *gm_gc_base_of(const void *p) {
   uintptr_t a = (uintptr_t)p;
   void *base = NULL;
-  gm_lock(&gm_gc.lock); /* the span cannot be swept or freed meanwhile */
+  gm_gc_lock(); /* the span cannot be swept or freed meanwhile */
   gm_mspan_t *s = gm_span_of(a);
   uint8_t st = s ? gm_load_relaxed(&s->state) : 0;
   if (st == GM_SPAN_GC_LARGE && a - s->base < s->elemsize) {

@@ -59,7 +59,7 @@ gm_gc_thread_t *gm_gc_thread_register(void) {
     pthread_attr_getstack(&a, &addr, &size);
     pthread_attr_destroy(&a);
   }
-  gm_lock(&gm_gc.lock);
+  gm_gc_lock();
   t = pool;
   if (t)
     pool = t->next;
@@ -98,7 +98,7 @@ void gm_gc_thread_unregister(void) {
   gm_gc_thread_t *t = gm_gc_self;
   if (!t)
     return;
-  gm_lock(&gm_gc.lock);
+  gm_gc_lock();
   unlink_locked(t);
   gm_gc_self = NULL;
   gm_unlock(&gm_gc.lock);
@@ -128,9 +128,19 @@ static void stop_handler(int sig, siginfo_t *si, void *ctx) {
     return;
   }
   ucontext_t *uc = ctx;
+#if defined(__SANITIZE_THREAD__)
+  /* TSan runs the handler late, at the thread's next intercepted call,
+   * with the context of the signal's arrival: the thread has moved on
+   * since. Its registers and stack now are here. */
+  ucontext_t here;
+  getcontext(&here);
+  uc = &here;
+#endif
   size_t n = sizeof uc->uc_mcontext < sizeof t->regs ? sizeof uc->uc_mcontext : sizeof t->regs;
   memcpy(t->regs, &uc->uc_mcontext, n);
-#if defined(__x86_64__)
+#if defined(__SANITIZE_THREAD__)
+  t->sp = (uintptr_t)&here;
+#elif defined(__x86_64__)
   /* The interrupted sp, less the red zone a leaf function may use; the
    * signal frame may be on an alternate stack. */
   t->sp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP] - 128;
