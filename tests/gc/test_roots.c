@@ -162,6 +162,12 @@ static __attribute__((noinline)) uintptr_t set_explicit(void ***buf) {
   return enc;
 }
 
+static __attribute__((noinline)) uintptr_t set_dl_slot(void *lib) {
+  uintptr_t enc = make_object();
+  *(void **)dlsym(lib, "gc_test_slot") = (void *)(enc ^ MASK);
+  return enc;
+}
+
 static int thread_mode(const char *mode, void *(*fn)(void *)) {
   uintptr_t enc = make_object();
   handoff = enc;
@@ -230,10 +236,7 @@ int main(int argc, char **argv) {
     CHECK(lib != NULL, "dlopen %s: %s", argv[2], dlerror());
     if (!lib)
       return check_summary();
-    void **slot = dlsym(lib, "gc_test_slot");
-    uintptr_t enc = make_object();
-    *slot = (void *)(enc ^ MASK);
-    slot = NULL;
+    uintptr_t enc = set_dl_slot(lib);
     collect();
     report(mode, enc);
   } else {
