@@ -81,6 +81,8 @@ GM_NOINLINE GM_COLD static void bad_pointer(const char *op, const void *p, gm_ms
     uint8_t st = gm_load_relaxed(&s->state);
     if (a < s->base || a >= s->base + (s->npages << GM_PAGE_SHIFT)) {
       detail = "not allocated";
+    } else if (st == GM_SPAN_GC || st == GM_SPAN_GC_LARGE) {
+      detail = "a garbage-collected block: gm_gc_free frees those"; /* gc.h */
     } else if (st == GM_SPAN_DEAD) {
       /* The pages were given back: a block here was freed already if p is
        * where a block would have started. */

@@ -30,6 +30,10 @@ typedef struct gm_options {
   size_t retain_max;                    /* GOMALLOC_RETAIN_MAX, bytes (0 = none) */
   size_t report_pid;                    /* GOMALLOC_REPORT_PID (0 = every process) */
   uintptr_t heap_base;                  /* GOMALLOC_HEAP_BASE (0 = random) */
+  int gc_percent;                       /* GOMALLOC_GC_PERCENT (-1 = off) */
+  bool gc_trace;                        /* GOMALLOC_GC_TRACE */
+  size_t gc_signal;                     /* GOMALLOC_GC_SIGNAL (0 = SIGRTMIN+7) */
+  size_t gc_test_noroots;               /* GOMALLOC_GC_TEST_NOROOTS: GM_GC_NOROOT_* bits */
 } gm_options_t;
 extern gm_options_t gm_options;
 
@@ -41,6 +45,7 @@ typedef enum gm_opt_kind {
   GM_OPT_PATH,    /* char[GM_OPT_PATH_MAX]: a file name */
   GM_OPT_ENUM,    /* int: the index of a name in choices; see gm_parse_enum */
   GM_OPT_ADDR,    /* uintptr_t: random (0), fixed (Go's heap start) or an address */
+  GM_OPT_GCPERCENT, /* int: a percent as GM_OPT_PERCENT, or off (-1) */
 } gm_opt_kind_t;
 
 typedef struct gm_option {

@@ -84,6 +84,8 @@ static void census_span(gm_mspan_t *s, void *arg) {
   gm_census_t *c = arg;
   c->span_pages += s->npages;
   uint8_t st = s->state;
+  if (st == GM_SPAN_GC || st == GM_SPAN_GC_LARGE)
+    return; /* the collected heap's (gc.h); gm_gc_stats describes them */
   if (st == GM_SPAN_LARGE) {
     c->large_spans++;
     c->live_objects++;
@@ -154,6 +156,8 @@ static void stats_span(gm_mspan_t *s, void *arg) {
     st->large_spans++;
     return;
   }
+  if (state == GM_SPAN_GC || state == GM_SPAN_GC_LARGE)
+    return; /* in use by the collected heap (gc.h), in no class count */
   if (state < GM_SPAN_CACHED || state > GM_SPAN_FULL) {
     /* Marked dead by its mcentral, on its way back to the heap (the
      * heap lock is taken after the central lock is dropped): its pages
