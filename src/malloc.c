@@ -210,25 +210,49 @@ GM_API void *gm_realloc(void *p, size_t size) {
       GM_VG_RESIZE(p, known, size);
       return p;
     }
-  } else if (size > GM_MAX_SMALL_SIZE && size <= GM_MAX_ALLOC) {
-    size_t npages = (size + GM_PAGE_MASK) >> GM_PAGE_SHIFT;
-    if (npages == s->npages) {
-      GM_VG_RESIZE(p, known, size);
-      return p;
+  } else {
+    /* A large block is claimed for the whole realloc, as free claims it
+     * (span.h): a free racing this realloc then finds it claimed and names
+     * the double free, rather than the realloc going on with a block freed
+     * under it, whose pages its own malloc below could be handed (issue 15:
+     * 1 in 1500 racing attempts then ended in "invalid free" of an interior
+     * pointer). After the claim the base is looked at again, as free does. */
+    uint8_t seen;
+    if (!gm_span_claim_large(s, &seen))
+      gm_fatal("invalid realloc", p, "block already free");
+    if (GM_UNLIKELY(gm_load_relaxed(&s->base) != (uintptr_t)p)) {
+      gm_store_release(&s->state, (uint8_t)GM_SPAN_LARGE); /* another block's */
+      gm_fatal("invalid realloc", p, "block already free");
     }
-    if (npages < s->npages) {
-      /* Shrink in place; the tail pages go back to the heap. Keep the
-       * block when the saving would be under a quarter, to avoid
-       * ping-pong for small size changes. */
-      if (s->npages - npages >= (s->npages + 3) / 4)
-        gm_mheap_shrink_span(s, p, npages);
-      GM_VG_RESIZE(p, known, size);
-      return p;
+    old = s->elemsize; /* as of the claim */
+    known = GM_VG_SIZE(p, old);
+    if (size > GM_MAX_SMALL_SIZE && size <= GM_MAX_ALLOC) {
+      size_t npages = (size + GM_PAGE_MASK) >> GM_PAGE_SHIFT;
+      bool in_place = true;
+      /* Shrink in place, the tail pages going back to the heap, unless the
+       * saving would be under a quarter (no ping-pong for small changes);
+       * grow in place over free pages after the block if there are. */
+      if (npages < s->npages) {
+        if (s->npages - npages >= (s->npages + 3) / 4)
+          gm_mheap_shrink_span(s, p, npages);
+      } else if (npages > s->npages) {
+        in_place = gm_mheap_grow_span(s, p, npages); /* new pages come no-access */
+      }
+      if (in_place) {
+        gm_store_release(&s->state, (uint8_t)GM_SPAN_LARGE);
+        GM_VG_RESIZE(p, known, size);
+        return p;
+      }
     }
-    if (gm_mheap_grow_span(s, p, npages)) {
-      GM_VG_RESIZE(p, known, size); /* the new pages came no-access (mheap.c) */
-      return p;
+    void *q = gm_malloc_impl(size);
+    if (GM_UNLIKELY(q == NULL)) {
+      gm_store_release(&s->state, (uint8_t)GM_SPAN_LARGE); /* p is untouched */
+      return NULL;
     }
+    memcpy(q, p, known < size ? known : size);
+    GM_VG_FREE(p);
+    gm_mheap_free_span(s); /* the claimed span, as free gives it back */
+    return q;
   }
   void *q = gm_malloc_impl(size);
   if (GM_UNLIKELY(q == NULL))

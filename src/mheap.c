@@ -346,12 +346,12 @@ static void set_large_size(gm_mspan_t *s, size_t npages) {
   s->elemsize = npages << GM_PAGE_SHIFT;
 }
 
-/* The realloc of p is still p's: s is live and large and starts on p's
- * page (see gm_mheap_grow_span). Debug builds resize only a block their
- * realloc has claimed (state DEAD until it is done, debugheap.h), which no
- * free can take meanwhile. Heap lock held. */
+/* The realloc of p is still p's: s is large, starts on p's page (see
+ * gm_mheap_grow_span) and is claimed by the realloc (state DEAD until it
+ * is done: malloc.c, debugheap.h), so no free can take it meanwhile. Heap
+ * lock held. */
 static void check_resize_locked(gm_mspan_t *s, const void *p) {
-  if (gm_load_relaxed(&s->state) != (GM_DEBUG ? GM_SPAN_DEAD : GM_SPAN_LARGE) ||
+  if (gm_load_relaxed(&s->state) != GM_SPAN_DEAD ||
       s->base != ((uintptr_t)p & ~(uintptr_t)GM_PAGE_MASK))
     gm_fatal("invalid realloc", p, "block already free");
 }
