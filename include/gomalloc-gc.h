@@ -78,6 +78,7 @@ struct gm_gc_stats {
   uint64_t threads;       /* registered threads */
   uint64_t freed_objects; /* objects the sweeps freed, all cycles */
   uint64_t total_alloc_bytes; /* span space and large blocks handed out, ever */
+  uint64_t unswept_spans; /* spans the last cycle's sweep has not reached yet */
 };
 /* Fill *st (size: sizeof *st, so that the struct can grow). 0 on success. */
 GM_GC_API int gm_gc_stats(struct gm_gc_stats *st, size_t size);

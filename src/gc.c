@@ -14,7 +14,6 @@
 
 #include "error.h"
 #include "gomalloc-gc.h"
-#include "mheap.h"
 #include "options.h"
 #include "os.h"
 
@@ -28,6 +27,7 @@ gm_gc_t gm_gc = {.lock = GM_LOCK_INIT};
 #define MIN_GOAL ((size_t)4 << 20)
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
+static uint64_t freed_mark; /* gm_gc.freed_objects at the last trace */
 
 static void set_goal_locked(size_t live) {
   size_t goal = gm_gc.percent < 0 ? SIZE_MAX : live + live / 100 * (size_t)gm_gc.percent;
@@ -46,16 +46,22 @@ static void init_once(void) {
 
 void gm_gc_init(void) { pthread_once(&once, init_once); }
 
-static void trace(uint64_t t0, uint64_t t1, uint64_t t2, uint64_t t3, uint64_t t4, size_t before,
-                  size_t kept, uint64_t freed) {
+/* One line per cycle (Go's gctrace): the times of finishing the last
+ * sweep (world running), the roots snapshot, stopping the world, the mark
+ * and the in-pause sweep start; the pause is stop+mark+sweep. "freed" is
+ * what the last cycle's sweep freed (it ends at this cycle's start). */
+static void trace(uint64_t t0, uint64_t t1, uint64_t t2, uint64_t t3, uint64_t t4, uint64_t t5,
+                  size_t before, size_t kept, uint64_t freed) {
   char buf[320];
   double mb = 1024.0 * 1024.0;
   int n = snprintf(buf, sizeof buf,
-                   "gc %llu @%.3fs: %.3f+%.3f+%.3f+%.3f ms clock (roots+stop+mark+sweep), "
+                   "gc %llu @%.3fs: %.3f+%.3f+%.3f+%.3f+%.3f ms clock "
+                   "(finish+roots+stop+mark+sweep), "
                    "%.1f->%.1f MB, %.1f MB goal, %.1f MB globals, %zu threads, %llu freed\n",
                    (unsigned long long)gm_gc.cycles, (double)(t0 - gm_gc.start_ns) / 1e9,
                    (double)(t1 - t0) / 1e6, (double)(t2 - t1) / 1e6, (double)(t3 - t2) / 1e6,
-                   (double)(t4 - t3) / 1e6, (double)before / mb, (double)kept / mb,
+                   (double)(t4 - t3) / 1e6, (double)(t5 - t4) / 1e6, (double)before / mb,
+                   (double)kept / mb,
                    (double)gm_gc.heap_goal / mb, (double)gm_gc_roots_bytes() / mb,
                    gm_gc.nthreads, (unsigned long long)freed);
   if (n > 0 && write(2, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1) < 0)
@@ -63,32 +69,34 @@ static void trace(uint64_t t0, uint64_t t1, uint64_t t2, uint64_t t3, uint64_t t
 }
 
 void gm_gc_collect_locked(void) {
-  uint64_t t0 = gm_sys_now_ns(), freed = 0;
+  uint64_t t0 = gm_sys_now_ns();
+  gm_gc_sweep_finish_locked(); /* the last cycle's sweep, world running */
+  uint64_t freed = gm_gc.freed_objects - freed_mark;
+  freed_mark = gm_gc.freed_objects;
   size_t before = gm_gc.heap_live;
-  gm_gc_roots_snapshot();
   uint64_t t1 = gm_sys_now_ns();
-  gm_gc_stop_world();
+  gm_gc_roots_snapshot();
   uint64_t t2 = gm_sys_now_ns();
+  gm_gc_stop_world();
+  uint64_t t3 = gm_sys_now_ns();
   gm_gc_mark_begin();
   gm_gc_mark_roots();
-  uint64_t t3 = gm_sys_now_ns();
-  gm_mspan_t *dead = NULL;
-  size_t kept = gm_gc_sweep_all(&dead, &freed);
-  gm_gc_start_world();
   uint64_t t4 = gm_sys_now_ns();
-  gm_mheap_free_spans(dead); /* the heap lock, now that no thread is stopped */
+  size_t kept = gm_gc_marked_bytes(); /* what the sweep will keep */
+  gm_gc_sweep_start();
+  gm_gc_start_world();
+  uint64_t t5 = gm_sys_now_ns();
   gm_gc.heap_marked = kept;
   gm_store_relaxed(&gm_gc.heap_live, kept);
   set_goal_locked(kept);
   gm_store_relaxed(&gm_gc.cycles, gm_gc.cycles + 1);
-  gm_gc.freed_objects += freed;
-  uint64_t pause = t4 - t1;
+  uint64_t pause = t5 - t2;
   gm_gc.last_pause_ns = pause;
   gm_gc.total_pause_ns += pause;
   if (pause > gm_gc.max_pause_ns)
     gm_gc.max_pause_ns = pause;
   if (gm_options.gc_trace)
-    trace(t0, t1, t2, t3, t4, before, kept, freed);
+    trace(t0, t1, t2, t3, t4, t5, before, kept, freed);
 }
 
 void gm_gc_maybe_collect(void) {
@@ -138,10 +146,13 @@ void *gm_gc_base(const void *p) {
   return gm_gc_base_of(p);
 }
 
+/* Like Go's runtime.GC, an explicit collection returns with its sweep
+ * done: the caller sees every block freed (and the statistics say so). */
 void gm_gc_collect(void) {
   gm_gc_thread_register();
   gm_gc_lock();
   gm_gc_collect_locked();
+  gm_gc_sweep_finish_locked();
   gm_unlock(&gm_gc.lock);
 }
 
@@ -191,6 +202,7 @@ int gm_gc_stats(struct gm_gc_stats *out, size_t size) {
   st.threads = gm_gc.nthreads;
   st.freed_objects = gm_gc.freed_objects;
   st.total_alloc_bytes = gm_gc.total_alloc;
+  st.unswept_spans = gm_gc_unswept_count_locked();
   gm_unlock(&gm_gc.lock);
   memcpy(out, &st, size < sizeof st ? size : sizeof st);
   return 0;

@@ -18,14 +18,17 @@
  *     caches and central lists, never shared with malloc spans, so plain
  *     malloc pays nothing (its fast paths are unchanged to the instruction).
  *     Plain free() of a collected block is named as such and aborts.
- *   - One stop-the-world mark and sweep per cycle (v1): Go marks
- *     concurrently behind a write barrier and sweeps lazily. Every GC span
- *     is swept inside the pause, cached ones included, which is what makes
- *     Go's sweepgen states (+1/+3 for cached spans) unnecessary here: no
- *     span is ever allocated from unswept. Empty spans go back to the heap
- *     after the world restarts (the heap lock may be held by a stopped
- *     thread).
- *   - Conservative everywhere (no type information): a scanned object is
+ *   - A stop-the-world mark (v1): Go marks concurrently behind a write
+ *     barrier. The sweep runs after the world restarts, as Go's does
+ *     (gcsweep.c): lazily, by the thread about to allocate from a span
+ *     class or to grow the heap, by any reader of an unswept span, and to
+ *     the end at the start of the next cycle (finishsweep_m) or by
+ *     gm_gc_collect (runtime.GC). Spans cached by threads are swept inside
+ *     the pause instead (a few per thread), so the unlocked fast path never
+ *     meets an unswept span and Go's +1/+3 sweepgen states are not needed;
+ *     every other sweep runs under gm_gc.lock, so neither is the "being
+ *     swept" state (sweepgen - 1): a span is swept or not.
+  - Conservative everywhere (no type information): a scanned object is
  *     scanned whole, like Boehm's NORMAL kind.
  *   - Every GC span change happens under gm_gc.lock, which the collector
  *     holds for the whole cycle; the allocation fast path alone runs
@@ -88,6 +91,13 @@ typedef struct gm_gc {
   gm_mspan_t *partial[GM_GC_KINDS][GM_NUM_CLASSES];
   gm_mspan_t *full[GM_GC_KINDS][GM_NUM_CLASSES];
   gm_mspan_t *large;
+  /* Not yet swept this cycle (gcsweep.c): the spans that were on partial
+   * [0] and full [1] at the pause, and the large ones. A span is swept iff
+   * its sweepgen equals gm_gc.sweepgen (+2 per cycle, as Go's). */
+  gm_mspan_t *unswept[GM_GC_KINDS][GM_NUM_CLASSES][2];
+  gm_mspan_t *unswept_large;
+  uint32_t sweepgen;
+  unsigned reclaim_next; /* gm_gc_reclaim_locked's cursor over the classes */
   gm_fixalloc_t markalloc;
   uintptr_t lo, hi; /* bounds of every GC span ever: the scan's first filter */
   /* Pacing (bytes): live after the last mark, goal, and the live count
@@ -156,11 +166,30 @@ void gm_gc_mark_object(uintptr_t p);
 void gm_gc_drain(void);
 size_t gm_gc_marked_bytes(void);
 
-/* gcsweep.c: sweep every GC span (world stopped); spans to free go on
- * *dead (linked through next). Returns the bytes kept. */
-size_t gm_gc_sweep_all(gm_mspan_t **dead, uint64_t *freed_objects);
+/* gcsweep.c (all with gm_gc.lock held) */
+/* In the pause, after the mark: a new sweepgen, every listed span unswept,
+ * the threads' cached spans swept. */
+void gm_gc_sweep_start(void);
+/* Sweep everything left of the last cycle (Go's finishsweep_m). */
+void gm_gc_sweep_finish_locked(void);
+/* Before a span of (kind, cls) is taken from the partial list: if that is
+ * empty, sweep the class's unswept spans until one has a free slot. */
+void gm_gc_sweep_class_locked(unsigned kind, unsigned cls);
+/* Before the heap grows by npages: sweep until that much came back. */
+void gm_gc_reclaim_locked(size_t npages);
+/* Sweep GC span s (small or large) if it is not yet (a reader's touch);
+ * s may be gone (state DEAD) after. gm_gc_sweep_touch takes the lock. */
+void gm_gc_sweep_touch_locked(gm_mspan_t *s);
+void gm_gc_sweep_touch(gm_mspan_t *s);
+size_t gm_gc_unswept_count_locked(void); /* gm_gc_stats */
 
-/* Is slot idx of GC span s allocated (handed out and not freed)? */
+GM_INLINE bool gm_gc_unswept(const gm_mspan_t *s) {
+  return gm_load_relaxed(&s->sweepgen) != gm_load_relaxed(&gm_gc.sweepgen);
+}
+
+/* Is slot idx of GC span s allocated (handed out and not freed)? Only
+ * for a swept span: in an unswept one the answer is as of the last sweep
+ * (the mark runs after finishing the sweep; readers touch first). */
 GM_INLINE bool gm_gc_slot_live(gm_mspan_t *s, size_t idx) {
   size_t w = idx / 64;
   uint64_t bit = 1ULL << (idx % 64);

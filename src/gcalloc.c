@@ -71,6 +71,7 @@ static bool adopt_locked(gm_mspan_t *s, unsigned kind) {
   memset(marks, 0, GM_GC_MARK_BYTES);
   s->gcmark_bits = marks;
   s->partial_epoch = kind;
+  gm_store_relaxed(&s->sweepgen, gm_gc.sweepgen); /* nothing to sweep */
   gm_store_relaxed(&s->small_bytes, (size_t)0); /* plain free's fast path says no */
   uintptr_t end = s->base + (s->npages << GM_PAGE_SHIFT);
   if (!gm_gc.lo || s->base < gm_gc.lo)
@@ -86,6 +87,7 @@ static bool adopt_locked(gm_mspan_t *s, unsigned kind) {
 
 static gm_mspan_t *new_span_locked(unsigned kind, unsigned cls) {
   gm_spanclass_t spc = gm_make_spanclass(cls, kind == GM_GC_NOSCAN);
+  gm_gc_reclaim_locked(gm_class_to_allocnpages[cls]); /* unswept garbage first */
   gm_mspan_t *s = gm_mheap_alloc_span(gm_class_to_allocnpages[cls], spc, 1, GM_SPAN_GC, NULL);
   if (!s)
     return NULL;
@@ -124,6 +126,8 @@ static GM_NOINLINE void *refill(gm_gc_thread_t *t, unsigned kind, unsigned cls) 
     gm_gc_list_push(&gm_gc.full[kind][cls], s);
     t->alloc[kind][cls] = NULL;
   }
+  if (!p)
+    gm_gc_sweep_class_locked(kind, cls); /* lazy sweep (gcsweep.c) */
   while (!p && (s = gm_gc.partial[kind][cls]) != NULL) {
     gm_gc_list_remove(&gm_gc.partial[kind][cls], s);
     if ((p = take(s)) != NULL) {
@@ -168,9 +172,11 @@ static GM_NOINLINE void *alloc_large(size_t size, unsigned kind) {
   gm_gc_maybe_collect();
   gm_gc_lock();
   gm_spanclass_t spc = gm_make_spanclass(0, kind == GM_GC_NOSCAN);
+  gm_gc_reclaim_locked(npages);
   gm_mspan_t *s = gm_mheap_alloc_span(npages, spc, 1, GM_SPAN_GC_LARGE, NULL);
   if (!s) {
     gm_gc_collect_locked();
+    gm_gc_reclaim_locked(npages);
     s = gm_mheap_alloc_span(npages, spc, 1, GM_SPAN_GC_LARGE, NULL);
   }
   if (s && !adopt_locked(s, kind)) {
@@ -226,11 +232,19 @@ void gm_gc_flush_thread_locked(gm_gc_thread_t *t) {
 /* ---- free, realloc, size -------------------------------------------------- */
 
 /* The GC span of live block p, its slot in *idx; abort naming op if p is
- * not the start of a live collected block. */
-static gm_mspan_t *live_block(const void *p, const char *op, size_t *idx) {
+ * not the start of a live collected block. An unswept span is swept first
+ * (under the lock: the caller holds it if locked). */
+static gm_mspan_t *live_block(const void *p, const char *op, size_t *idx, bool locked) {
   uintptr_t a = (uintptr_t)p;
   gm_mspan_t *s = gm_span_of(a);
   uint8_t st = s ? gm_load_relaxed(&s->state) : 0;
+  if ((st == GM_SPAN_GC || st == GM_SPAN_GC_LARGE) && gm_gc_unswept(s)) {
+    if (locked)
+      gm_gc_sweep_touch_locked(s);
+    else
+      gm_gc_sweep_touch(s);
+    st = gm_load_relaxed(&s->state);
+  }
   if (st == GM_SPAN_GC_LARGE && a == s->base) {
     *idx = 0;
     return s;
@@ -253,7 +267,7 @@ static gm_mspan_t *live_block(const void *p, const char *op, size_t *idx) {
 void gm_gc_free_block(void *p) {
   size_t idx;
   gm_gc_lock(); /* no cycle sweeps it meanwhile */
-  gm_mspan_t *s = live_block(p, "invalid gm_gc_free", &idx);
+  gm_mspan_t *s = live_block(p, "invalid gm_gc_free", &idx, true);
   if (s->state == GM_SPAN_GC_LARGE) {
     gm_gc_list_remove(&gm_gc.large, s);
     gm_gc.heap_bytes -= s->npages << GM_PAGE_SHIFT;
@@ -273,12 +287,12 @@ void gm_gc_free_block(void *p) {
 
 size_t gm_gc_block_size(const void *p) {
   size_t idx;
-  return live_block(p, "invalid gm_gc_size", &idx)->elemsize;
+  return live_block(p, "invalid gm_gc_size", &idx, false)->elemsize;
 }
 
 void *gm_gc_realloc_block(void *p, size_t size) {
   size_t idx;
-  gm_mspan_t *s = live_block(p, "invalid gm_gc_realloc", &idx);
+  gm_mspan_t *s = live_block(p, "invalid gm_gc_realloc", &idx, false);
   size_t old = s->elemsize;
   unsigned kind = gm_gc_kind(s);
   if (size <= old && (s->state == GM_SPAN_GC || size > old / 2))
@@ -296,6 +310,8 @@ void *gm_gc_base_of(const void *p) {
   void *base = NULL;
   gm_gc_lock(); /* the span cannot be swept or freed meanwhile */
   gm_mspan_t *s = gm_span_of(a);
+  if (s)
+    gm_gc_sweep_touch_locked(s); /* its bits are the truth once swept */
   uint8_t st = s ? gm_load_relaxed(&s->state) : 0;
   if (st == GM_SPAN_GC_LARGE && a - s->base < s->elemsize) {
     base = (void *)s->base;

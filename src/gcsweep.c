@@ -1,22 +1,42 @@
-/* gcsweep.c: the sweep (Go's mspan.sweep), with the world stopped.
+/* gcsweep.c: the sweep (Go's mgcsweep.go and mspan.sweep).
  *
- * In one pass over a span's words, as Go's sweep does with allocBits =
- * gcmarkBits: what was allocated (alloc_bits, or below freeindex) and is
- * marked and not freed by gm_gc_free stays; the rest is free again; the
- * mark word and the free word are cleared; freeindex goes back to 0 and
- * the allocCache is reloaded. malloc spans fold their free bitmaps the
- * same way (span.c); this is that loop with the mark word in it, kept
- * apart so the malloc sweep is untouched.
+ * Sweeping a span is one pass over its words, as Go's sweep does with
+ * allocBits = gcmarkBits: what was allocated (alloc_bits, or below
+ * freeindex) and is marked and not freed by gm_gc_free stays; the rest is
+ * free again; the mark word and the free word are cleared; freeindex goes
+ * back to 0 and the allocCache is reloaded. malloc spans fold their free
+ * bitmaps the same way (span.c); this is that loop with the mark word in
+ * it, kept apart so the malloc sweep is untouched.
  *
- * v1 sweeps every GC span inside the pause, those cached by threads too
- * (Go sweeps lazily and in the background and keeps cached spans apart
- * with sweepgen): the allocation fast path then never meets an unswept
- * span. Its cost is a few instructions per 64 slots. Spans left empty
- * (and not cached) go on a list the collector gives back to the heap once
- * the world runs again. */
+ * When. Inside the pause only the spans cached by threads (a few per
+ * thread), so that the allocation fast path, which runs unlocked, never
+ * meets an unswept span; Go keeps cached spans apart with sweepgen + 1/+3
+ * instead. Every other span moves, in O(classes), onto an unswept list,
+ * and is swept after the world restarts, as in Go:
+ *   - by a thread about to take a span of its class (mcentral.cacheSpan:
+ *     the sweep runs just before the span is used, while it is hot, and
+ *     an empty span is kept for the taker instead of round-tripping
+ *     through the heap);
+ *   - by a thread about to grow the heap, until as many pages came back
+ *     (mheap.reclaim), so that unswept garbage does not make the heap grow;
+ *   - by a reader (free, realloc, size, base) of an unswept span, which
+ *     sweeps that span first (its bits are not the truth until then);
+ *   - to the end at the start of the next cycle, before the mark
+ *     (finishsweep_m), and by gm_gc_collect before it returns (runtime.GC).
+ * Go also sweeps in a background goroutine; we do not (the background
+ * thread sits below the collected heap's layer, and on the bench the class
+ * and reclaim sweeps leave little: what is left of a cycle is swept at the
+ * next one's start, with the world running).
+ *
+ * All of it under gm_gc.lock, so a span is swept or not: Go's "being
+ * swept" state (sweepgen - 1) is not needed. Spans that sweep empty go
+ * back to the heap at once (gm_gc.lock, then the heap's: the order the
+ * allocation path takes them in; never inside the pause, where a stopped
+ * thread may hold the heap lock). */
 #include "gc.h"
 
 #include "error.h"
+#include "mheap.h"
 
 static unsigned sweep_span(gm_mspan_t *s, uint64_t *freed_objects) {
   uint64_t *mark = s->gcmark_bits;
@@ -57,49 +77,149 @@ static unsigned sweep_span(gm_mspan_t *s, uint64_t *freed_objects) {
   return nalloc;
 }
 
-static void retire(gm_mspan_t *s, gm_mspan_t **dead) {
+/* Give s back to the heap (it holds no block). */
+static void retire(gm_mspan_t *s) {
   gm_fixalloc_free(&gm_gc.markalloc, s->gcmark_bits);
   s->gcmark_bits = NULL;
   gm_gc.heap_bytes -= s->npages << GM_PAGE_SHIFT;
   gm_store_release(&s->state, (uint8_t)GM_SPAN_DEAD); /* out of any later mark's sight */
-  s->next = *dead;
-  *dead = s;
+  gm_mheap_free_span(s);
 }
 
-size_t gm_gc_sweep_all(gm_mspan_t **dead, uint64_t *freed_objects) {
-  size_t kept = 0;
+static void mark_swept(gm_mspan_t *s) { gm_store_relaxed(&s->sweepgen, gm_gc.sweepgen); }
+
+/* Sweep small span s, just taken off its unswept list, and file it: full,
+ * partial, or (empty) back to the heap unless keep_empty. Returns the
+ * objects it holds. */
+static unsigned sweep_small(gm_mspan_t *s, bool keep_empty) {
+  unsigned n = sweep_span(s, &gm_gc.freed_objects);
+  unsigned k = gm_gc_kind(s), c = gm_spanclass_sizeclass(s->spanclass);
+  mark_swept(s);
+  if (n == 0 && !keep_empty)
+    retire(s);
+  else
+    gm_gc_list_push(n < s->nelems ? &gm_gc.partial[k][c] : &gm_gc.full[k][c], s);
+  return n;
+}
+
+/* A large span, off the unswept list: kept if marked (or uncollectable).
+ * Returns the pages it gave back. */
+static size_t sweep_large(gm_mspan_t *s) {
+  GM_ASSERT(gm_load_relaxed(&s->state) == GM_SPAN_GC_LARGE && s->gcmark_bits);
+  mark_swept(s);
+  if (gm_gc_kind(s) == GM_GC_UNCOLL || (s->gcmark_bits[0] & 1)) {
+    s->gcmark_bits[0] = 0;
+    gm_gc_list_push(&gm_gc.large, s);
+    return 0;
+  }
+  gm_gc.freed_objects++;
+  size_t np = s->npages;
+  retire(s);
+  return np;
+}
+
+void gm_gc_sweep_start(void) {
+  gm_gc.sweepgen += 2;
   for (unsigned k = 0; k < GM_GC_KINDS; k++)
     for (unsigned c = 1; c < GM_NUM_CLASSES; c++) {
-      gm_mspan_t *list = gm_gc.partial[k][c], *full = gm_gc.full[k][c], *next;
+      GM_ASSERT(!gm_gc.unswept[k][c][0] && !gm_gc.unswept[k][c][1]);
+      gm_gc.unswept[k][c][0] = gm_gc.partial[k][c];
+      gm_gc.unswept[k][c][1] = gm_gc.full[k][c];
       gm_gc.partial[k][c] = gm_gc.full[k][c] = NULL;
-      for (unsigned pass = 0; pass < 2; pass++, list = full)
-        for (gm_mspan_t *s = list; s; s = next) {
-          next = s->next;
-          unsigned n = sweep_span(s, freed_objects);
-          kept += (size_t)n * s->elemsize;
-          if (n == 0)
-            retire(s, dead);
-          else
-            gm_gc_list_push(n < s->nelems ? &gm_gc.partial[k][c] : &gm_gc.full[k][c], s);
-        }
     }
+  GM_ASSERT(!gm_gc.unswept_large);
+  gm_gc.unswept_large = gm_gc.large;
+  gm_gc.large = NULL;
+  gm_gc.reclaim_next = 0;
   for (gm_gc_thread_t *t = gm_gc.threads; t; t = t->next)
     for (unsigned k = 0; k < GM_GC_KINDS; k++)
-      for (unsigned c = 1; c < GM_NUM_CLASSES; c++)
-        if (t->alloc[k][c])
-          kept += (size_t)sweep_span(t->alloc[k][c], freed_objects) * t->alloc[k][c]->elemsize;
-  gm_mspan_t *next;
-  for (gm_mspan_t *s = gm_gc.large; s; s = next) {
-    next = s->next;
-    GM_ASSERT(gm_load_relaxed(&s->state) == GM_SPAN_GC_LARGE && s->gcmark_bits);
-    if (gm_gc_kind(s) == GM_GC_UNCOLL || (s->gcmark_bits[0] & 1)) {
-      s->gcmark_bits[0] = 0;
-      kept += s->elemsize;
-    } else {
-      gm_gc_list_remove(&gm_gc.large, s);
-      (*freed_objects)++;
-      retire(s, dead);
+      for (unsigned c = 1; c < GM_NUM_CLASSES; c++) {
+        gm_mspan_t *s = t->alloc[k][c];
+        if (s) {
+          sweep_span(s, &gm_gc.freed_objects);
+          mark_swept(s);
+        }
+      }
+}
+
+void gm_gc_sweep_class_locked(unsigned kind, unsigned cls) {
+  if (gm_gc.partial[kind][cls])
+    return;
+  for (unsigned l = 0; l < 2; l++) {
+    gm_mspan_t **head = &gm_gc.unswept[kind][cls][l], *s;
+    while ((s = *head) != NULL) {
+      gm_gc_list_remove(head, s);
+      if (sweep_small(s, true) < s->nelems)
+        return; /* on the partial list now */
     }
   }
-  return kept;
+}
+
+/* Sweep the unswept spans of class index i (kind * classes + class) until
+ * npages came back; returns the pages. */
+static size_t reclaim_class(unsigned i, size_t npages) {
+  size_t got = 0;
+  for (unsigned l = 0; l < 2 && got < npages; l++) {
+    gm_mspan_t **head = &gm_gc.unswept[i / GM_NUM_CLASSES][i % GM_NUM_CLASSES][l], *s;
+    while (got < npages && (s = *head) != NULL) {
+      gm_gc_list_remove(head, s);
+      size_t np = s->npages;
+      if (sweep_small(s, false) == 0)
+        got += np;
+    }
+  }
+  return got;
+}
+
+void gm_gc_reclaim_locked(size_t npages) {
+  size_t got = 0;
+  gm_mspan_t *s;
+  while (got < npages && (s = gm_gc.unswept_large) != NULL) {
+    gm_gc_list_remove(&gm_gc.unswept_large, s);
+    got += sweep_large(s);
+  }
+  for (unsigned n = GM_GC_KINDS * GM_NUM_CLASSES; got < npages && gm_gc.reclaim_next < n;) {
+    got += reclaim_class(gm_gc.reclaim_next, npages - got);
+    if (got < npages)
+      gm_gc.reclaim_next++;
+  }
+}
+
+void gm_gc_sweep_finish_locked(void) {
+  gm_gc.reclaim_next = 0;
+  gm_gc_reclaim_locked(SIZE_MAX);
+}
+
+size_t gm_gc_unswept_count_locked(void) {
+  size_t n = 0;
+  for (gm_mspan_t *s = gm_gc.unswept_large; s; s = s->next)
+    n++;
+  for (unsigned k = 0; k < GM_GC_KINDS; k++)
+    for (unsigned c = 1; c < GM_NUM_CLASSES; c++)
+      for (unsigned l = 0; l < 2; l++)
+        for (gm_mspan_t *s = gm_gc.unswept[k][c][l]; s; s = s->next)
+          n++;
+  return n;
+}
+
+void gm_gc_sweep_touch_locked(gm_mspan_t *s) {
+  uint8_t st = gm_load_relaxed(&s->state);
+  if ((st != GM_SPAN_GC && st != GM_SPAN_GC_LARGE) || !gm_gc_unswept(s))
+    return;
+  if (st == GM_SPAN_GC_LARGE) {
+    gm_gc_list_remove(&gm_gc.unswept_large, s);
+    sweep_large(s);
+    return;
+  }
+  /* s is on one of its class's two unswept lists; only a head needs to
+   * know which. */
+  gm_mspan_t **l = gm_gc.unswept[gm_gc_kind(s)][gm_spanclass_sizeclass(s->spanclass)];
+  gm_gc_list_remove(l[0] == s ? &l[0] : &l[1], s);
+  sweep_small(s, false);
+}
+
+void gm_gc_sweep_touch(gm_mspan_t *s) {
+  gm_gc_lock();
+  gm_gc_sweep_touch_locked(s);
+  gm_unlock(&gm_gc.lock);
 }
