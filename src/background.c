@@ -4,7 +4,8 @@
  * Each tick (every 100 ms) it advances the scavenger's clock
  * (gm_scav_epoch, in which mcache and mcentral count span ages) and
  * samples the retained target (scavenger.c; every tick, so its window has
- * no holes). Then, within its CPU budget: twice a second, mcache takes back
+ * no holes). Then, within its CPU budget: the spans the collected heap's
+ * last cycle left unswept (gcsweep.c, Go's bgsweep); twice a second, mcache takes back
  * the caches of threads idle for two rounds (gm_mcache_reclaim_idle) and
  * mcentral releases the free pages inside cold partial spans
  * (gm_mcentral_scavenge, class by class); then the scavenger releases free
@@ -37,6 +38,7 @@
  * time is counted. */
 #include "background.h"
 
+#include "gc.h"
 #include "internal.h"
 #include "mcache.h"
 #include "mcentral.h"
@@ -102,6 +104,9 @@ static void *background_main(void *arg) {
     if (credit == 0)
       continue;
     uint64_t t0 = gm_sys_thread_cpu_ns(), deadline = t0 + credit;
+    /* What the collected heap's last cycle left unswept (gcsweep.c):
+     * first, as the pages it frees are what the rest may give back. */
+    gm_gc_sweep_background(deadline);
     /* Caches of threads idle for two rounds, then cold partial spans
      * first, twice a second: their free pages can only be reused by their
      * own size class, so they are the memory least likely to be needed

@@ -57,12 +57,14 @@ static void trace(uint64_t t0, uint64_t t1, uint64_t t2, uint64_t t3, uint64_t t
   int n = snprintf(buf, sizeof buf,
                    "gc %llu @%.3fs: %.3f+%.3f+%.3f+%.3f+%.3f ms clock "
                    "(finish+roots+stop+mark+sweep), "
-                   "%.1f->%.1f MB, %.1f MB goal, %.1f MB globals, %zu threads, %llu freed\n",
+                   "%.1f->%.1f MB, %.1f MB goal, %.1f MB spans, %.1f MB globals, %zu threads, "
+                   "%llu freed\n",
                    (unsigned long long)gm_gc.cycles, (double)(t0 - gm_gc.start_ns) / 1e9,
                    (double)(t1 - t0) / 1e6, (double)(t2 - t1) / 1e6, (double)(t3 - t2) / 1e6,
                    (double)(t4 - t3) / 1e6, (double)(t5 - t4) / 1e6, (double)before / mb,
                    (double)kept / mb,
-                   (double)gm_gc.heap_goal / mb, (double)gm_gc_roots_bytes() / mb,
+                   (double)gm_gc.heap_goal / mb, (double)gm_gc.heap_bytes / mb,
+                   (double)gm_gc_roots_bytes() / mb,
                    gm_gc.nthreads, (unsigned long long)freed);
   if (n > 0 && write(2, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1) < 0)
     return;

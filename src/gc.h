@@ -97,6 +97,7 @@ typedef struct gm_gc {
   gm_mspan_t *unswept[GM_GC_KINDS][GM_NUM_CLASSES][2];
   gm_mspan_t *unswept_large;
   uint32_t sweepgen;
+  bool sweep_pending; /* the unswept lists may not be empty */
   unsigned reclaim_next; /* gm_gc_reclaim_locked's cursor over the classes */
   gm_fixalloc_t markalloc;
   uintptr_t lo, hi; /* bounds of every GC span ever: the scan's first filter */
@@ -182,6 +183,9 @@ void gm_gc_reclaim_locked(size_t npages);
 void gm_gc_sweep_touch_locked(gm_mspan_t *s);
 void gm_gc_sweep_touch(gm_mspan_t *s);
 size_t gm_gc_unswept_count_locked(void); /* gm_gc_stats */
+/* The background thread (no lock held): sweep until done or deadline
+ * (gm_sys_thread_cpu_ns). */
+void gm_gc_sweep_background(uint64_t deadline);
 
 GM_INLINE bool gm_gc_unswept(const gm_mspan_t *s) {
   return gm_load_relaxed(&s->sweepgen) != gm_load_relaxed(&gm_gc.sweepgen);

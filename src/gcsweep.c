@@ -23,10 +23,10 @@
  *     sweeps that span first (its bits are not the truth until then);
  *   - to the end at the start of the next cycle, before the mark
  *     (finishsweep_m), and by gm_gc_collect before it returns (runtime.GC).
- * Go also sweeps in a background goroutine; we do not (the background
- * thread sits below the collected heap's layer, and on the bench the class
- * and reclaim sweeps leave little: what is left of a cycle is swept at the
- * next one's start, with the world running).
+ *   - by the background thread (bgsweep), on its ticks and within its CPU
+ *     budget (background.c), so that the garbage of a program that stops
+ *     allocating collected blocks still goes back to the heap, and from
+ *     there to the OS (the test sweep_rss).
  *
  * All of it under gm_gc.lock, so a span is swept or not: Go's "being
  * swept" state (sweepgen - 1) is not needed. Spans that sweep empty go
@@ -37,6 +37,7 @@
 
 #include "error.h"
 #include "mheap.h"
+#include "os.h"
 
 static unsigned sweep_span(gm_mspan_t *s, uint64_t *freed_objects) {
   uint64_t *mark = s->gcmark_bits;
@@ -120,6 +121,7 @@ static size_t sweep_large(gm_mspan_t *s) {
 
 void gm_gc_sweep_start(void) {
   gm_gc.sweepgen += 2;
+  gm_store_relaxed(&gm_gc.sweep_pending, true);
   for (unsigned k = 0; k < GM_GC_KINDS; k++)
     for (unsigned c = 1; c < GM_NUM_CLASSES; c++) {
       GM_ASSERT(!gm_gc.unswept[k][c][0] && !gm_gc.unswept[k][c][1]);
@@ -155,39 +157,55 @@ void gm_gc_sweep_class_locked(unsigned kind, unsigned cls) {
   }
 }
 
-/* Sweep the unswept spans of class index i (kind * classes + class) until
- * npages came back; returns the pages. */
-static size_t reclaim_class(unsigned i, size_t npages) {
-  size_t got = 0;
-  for (unsigned l = 0; l < 2 && got < npages; l++) {
-    gm_mspan_t **head = &gm_gc.unswept[i / GM_NUM_CLASSES][i % GM_NUM_CLASSES][l], *s;
-    while (got < npages && (s = *head) != NULL) {
-      gm_gc_list_remove(head, s);
-      size_t np = s->npages;
-      if (sweep_small(s, false) == 0)
-        got += np;
-    }
-  }
-  return got;
-}
-
-void gm_gc_reclaim_locked(size_t npages) {
+/* Sweep unswept spans, large ones first (one mark bit each, and the most
+ * pages), then class by class from the cursor (the classes before it are
+ * done), until npages came back or nspans were swept. */
+static void sweep_some(size_t npages, size_t nspans) {
   size_t got = 0;
   gm_mspan_t *s;
-  while (got < npages && (s = gm_gc.unswept_large) != NULL) {
+  if (!gm_gc.sweep_pending)
+    return;
+  while (got < npages && nspans && (s = gm_gc.unswept_large) != NULL) {
     gm_gc_list_remove(&gm_gc.unswept_large, s);
     got += sweep_large(s);
+    nspans--;
   }
-  for (unsigned n = GM_GC_KINDS * GM_NUM_CLASSES; got < npages && gm_gc.reclaim_next < n;) {
-    got += reclaim_class(gm_gc.reclaim_next, npages - got);
-    if (got < npages)
-      gm_gc.reclaim_next++;
+  for (unsigned n = GM_GC_KINDS * GM_NUM_CLASSES; gm_gc.reclaim_next < n; gm_gc.reclaim_next++) {
+    unsigned i = gm_gc.reclaim_next;
+    for (unsigned l = 0; l < 2; l++) {
+      gm_mspan_t **head = &gm_gc.unswept[i / GM_NUM_CLASSES][i % GM_NUM_CLASSES][l];
+      while ((s = *head) != NULL) {
+        if (got >= npages || !nspans)
+          return;
+        gm_gc_list_remove(head, s);
+        size_t np = s->npages;
+        if (sweep_small(s, false) == 0)
+          got += np;
+        nspans--;
+      }
+    }
+  }
+  if (!gm_gc.unswept_large) /* every list walked to its end */
+    gm_store_relaxed(&gm_gc.sweep_pending, false);
+}
+
+void gm_gc_reclaim_locked(size_t npages) { sweep_some(npages, SIZE_MAX); }
+
+/* The background thread's share (Go's bgsweep): a few spans per hold of
+ * the lock, so that allocating threads wait little for it, until nothing
+ * is left or its CPU budget is spent. It needs no stopping: it touches
+ * spans only under the lock, which the collector holds for its cycle. */
+void gm_gc_sweep_background(uint64_t deadline) {
+  while (gm_load_relaxed(&gm_gc.sweep_pending) && gm_sys_thread_cpu_ns() < deadline) {
+    gm_lock(&gm_gc.lock);
+    sweep_some(SIZE_MAX, 16);
+    gm_unlock(&gm_gc.lock);
   }
 }
 
 void gm_gc_sweep_finish_locked(void) {
-  gm_gc.reclaim_next = 0;
-  gm_gc_reclaim_locked(SIZE_MAX);
+  sweep_some(SIZE_MAX, SIZE_MAX);
+  GM_ASSERT(!gm_gc.sweep_pending);
 }
 
 size_t gm_gc_unswept_count_locked(void) {
