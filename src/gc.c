@@ -204,7 +204,7 @@ int gm_gc_stats(struct gm_gc_stats *out, size_t size) {
   st.threads = gm_gc.nthreads;
   st.freed_objects = gm_gc.freed_objects;
   st.total_alloc_bytes = gm_gc.total_alloc;
-  st.unswept_spans = gm_gc_unswept_count_locked();
+  st.unswept_spans = gm_gc.unswept_spans;
   gm_unlock(&gm_gc.lock);
   memcpy(out, &st, size < sizeof st ? size : sizeof st);
   return 0;

@@ -98,6 +98,7 @@ typedef struct gm_gc {
   gm_mspan_t *unswept_large;
   uint32_t sweepgen;
   bool sweep_pending; /* the unswept lists may not be empty */
+  size_t nspans, unswept_spans; /* GC spans, and how many are unswept */
   unsigned reclaim_next; /* gm_gc_reclaim_locked's cursor over the classes */
   gm_fixalloc_t markalloc;
   uintptr_t lo, hi; /* bounds of every GC span ever: the scan's first filter */
@@ -182,7 +183,6 @@ void gm_gc_reclaim_locked(size_t npages);
  * s may be gone (state DEAD) after. gm_gc_sweep_touch takes the lock. */
 void gm_gc_sweep_touch_locked(gm_mspan_t *s);
 void gm_gc_sweep_touch(gm_mspan_t *s);
-size_t gm_gc_unswept_count_locked(void); /* gm_gc_stats */
 /* The background thread (no lock held): sweep until done or deadline
  * (gm_sys_thread_cpu_ns). */
 void gm_gc_sweep_background(uint64_t deadline);

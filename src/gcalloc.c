@@ -79,6 +79,7 @@ static bool adopt_locked(gm_mspan_t *s, unsigned kind) {
   if (end > gm_gc.hi)
     gm_gc.hi = end;
   gm_gc.heap_bytes += s->npages << GM_PAGE_SHIFT;
+  gm_gc.nspans++;
   /* Under memcheck (GM_VALGRIND builds) the collected heap is plain
    * defined memory: v1 describes no blocks to it (the mark reads all). */
   GM_VG_DEFINED((void *)s->base, s->npages << GM_PAGE_SHIFT);
@@ -271,6 +272,7 @@ void gm_gc_free_block(void *p) {
   if (s->state == GM_SPAN_GC_LARGE) {
     gm_gc_list_remove(&gm_gc.large, s);
     gm_gc.heap_bytes -= s->npages << GM_PAGE_SHIFT;
+    gm_gc.nspans--;
     gm_fixalloc_free(&gm_gc.markalloc, s->gcmark_bits);
     s->gcmark_bits = NULL;
     /* Out of the mark's sight before the lock goes (the heap takes the

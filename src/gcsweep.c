@@ -83,11 +83,15 @@ static void retire(gm_mspan_t *s) {
   gm_fixalloc_free(&gm_gc.markalloc, s->gcmark_bits);
   s->gcmark_bits = NULL;
   gm_gc.heap_bytes -= s->npages << GM_PAGE_SHIFT;
+  gm_gc.nspans--;
   gm_store_release(&s->state, (uint8_t)GM_SPAN_DEAD); /* out of any later mark's sight */
   gm_mheap_free_span(s);
 }
 
-static void mark_swept(gm_mspan_t *s) { gm_store_relaxed(&s->sweepgen, gm_gc.sweepgen); }
+static void mark_swept(gm_mspan_t *s) {
+  gm_store_relaxed(&s->sweepgen, gm_gc.sweepgen);
+  gm_gc.unswept_spans--;
+}
 
 /* Sweep small span s, just taken off its unswept list, and file it: full,
  * partial, or (empty) back to the heap unless keep_empty. Returns the
@@ -133,6 +137,7 @@ void gm_gc_sweep_start(void) {
   gm_gc.unswept_large = gm_gc.large;
   gm_gc.large = NULL;
   gm_gc.reclaim_next = 0;
+  gm_gc.unswept_spans = gm_gc.nspans; /* less the cached ones, just below */
   for (gm_gc_thread_t *t = gm_gc.threads; t; t = t->next)
     for (unsigned k = 0; k < GM_GC_KINDS; k++)
       for (unsigned c = 1; c < GM_NUM_CLASSES; c++) {
@@ -205,19 +210,7 @@ void gm_gc_sweep_background(uint64_t deadline) {
 
 void gm_gc_sweep_finish_locked(void) {
   sweep_some(SIZE_MAX, SIZE_MAX);
-  GM_ASSERT(!gm_gc.sweep_pending);
-}
-
-size_t gm_gc_unswept_count_locked(void) {
-  size_t n = 0;
-  for (gm_mspan_t *s = gm_gc.unswept_large; s; s = s->next)
-    n++;
-  for (unsigned k = 0; k < GM_GC_KINDS; k++)
-    for (unsigned c = 1; c < GM_NUM_CLASSES; c++)
-      for (unsigned l = 0; l < 2; l++)
-        for (gm_mspan_t *s = gm_gc.unswept[k][c][l]; s; s = s->next)
-          n++;
-  return n;
+  GM_ASSERT(!gm_gc.sweep_pending && gm_gc.unswept_spans == 0);
 }
 
 void gm_gc_sweep_touch_locked(gm_mspan_t *s) {
