@@ -64,10 +64,12 @@ static void readers(const char *who) {
   int found = 0;
   for (int i = 0; i < NA / 2; i++)
     found += gm_gc_base((char *)(hidden[i] ^ MASK) + 5) != NULL;
-  CHECK(found == 0, "%s: gm_gc_base_of found %d of %d collected blocks in unswept spans", who,
+  /* A few may be kept by a stale word somewhere (conservative roots: one
+   * under ThreadSanitizer); an unswept span's stale bits would keep all. */
+  CHECK(found < NA / 40, "%s: gm_gc_base found %d of %d collected blocks in unswept spans", who,
         found, NA / 2);
   CHECK(gm_gc_base((char *)(big_dead ^ MASK) + 100) == NULL,
-        "%s: gm_gc_base_of found a collected large block", who);
+        "%s: gm_gc_base found a collected large block", who);
   int bad = 0;
   for (int i = 0; i < NA / 2; i++) {
     unsigned char *p = kept[i], v = (unsigned char)((2 * i + 1) & 0xff);
