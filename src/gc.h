@@ -148,13 +148,20 @@ void gm_gc_roots_add(uintptr_t lo, uintptr_t hi);
 void gm_gc_roots_remove(uintptr_t lo, uintptr_t hi);
 size_t gm_gc_roots_bytes(void);
 
-/* gcmark.c */
+/* gcmark.c: the collector is marker 0; helpers join between mark_begin
+ * and mark_end (which returns once no marker holds work). */
+#define GM_GC_MAX_MARKERS 8
+/* Before the world stops (lock held): start helper markers the first time. */
+void gm_gc_mark_prepare(void);
 void gm_gc_mark_begin(void);
 void gm_gc_scan_range(uintptr_t lo, uintptr_t hi);
 /* Mark object at p and push it (uncollectable roots). */
 void gm_gc_mark_object(uintptr_t p);
 void gm_gc_drain(void);
+void gm_gc_mark_end(void);
 size_t gm_gc_marked_bytes(void);
+unsigned gm_gc_markers(void);
+void gm_gc_mark_fork_child(void);
 
 /* gcsweep.c: sweep every GC span (world stopped); spans to free go on
  * *dead (linked through next). Returns the bytes kept. */

@@ -223,6 +223,7 @@ void gm_gc_fork_parent(void) { gm_unlock_after_fork(&gm_gc.lock); }
  * central lists. */
 void gm_gc_fork_child(void) {
   gm_lock_reinit(&gm_gc.lock);
+  gm_gc_mark_fork_child();
   gm_gc_thread_t *self = gm_gc_self, *next;
   for (gm_gc_thread_t *t = gm_gc.threads; t; t = next) {
     next = t->next;
