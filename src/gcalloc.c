@@ -194,20 +194,31 @@ static GM_NOINLINE void *alloc_large(size_t size, unsigned kind) {
     gm_mheap_free_span(s);
     s = NULL;
   }
+  /* The block's address, not only its span's, must be in this thread's
+   * registers or stack from here on: a collection between the unlock and
+   * the return (this thread preempted in the unlock's futex wake, say)
+   * finds the new block through it, or frees it (parmark caught that). */
+  void *p = NULL;
+  bool zero = false;
+  size_t n = 0;
   if (s) {
     gm_gc_list_push(&gm_gc.large, s);
     gm_store_relaxed(&gm_gc.heap_live, gm_gc.heap_live + s->elemsize);
     gm_gc.total_alloc += s->elemsize;
+    p = (void *)s->base;
+    zero = kind != GM_GC_NOSCAN && s->needzero;
+    n = s->elemsize;
   }
   gm_unlock(&gm_gc.lock);
   gm_mheap_after_alloc();
-  if (!s) {
+  if (!p) {
     errno = ENOMEM;
     return NULL;
   }
-  if (kind != GM_GC_NOSCAN && s->needzero)
-    memset((void *)s->base, 0, s->elemsize);
-  return (void *)s->base;
+  if (zero)
+    memset(p, 0, n);
+  __asm__ volatile("" : : "r"(p) : "memory"); /* p stays live until here */
+  return p;
 }
 
 void *gm_gc_alloc(size_t size, unsigned kind) {
