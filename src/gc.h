@@ -61,8 +61,10 @@ enum {
   GM_GC_NOROOT_INTERIOR = 32, /* interior pointers keep nothing */
 };
 
-/* Mark bits: one word per 64 slots, in a block of their own (gcmark_bits). */
-#define GM_GC_MARK_BYTES (GM_MAX_BITMAP_WORDS * 8)
+/* Mark bits: one word per 64 slots, in a block of their own (gcmark_bits),
+ * and one more word that the parallel mark uses (gcmark.c: where the
+ * span's mark bytes are this cycle; 0 outside a mark). */
+#define GM_GC_MARK_BYTES (GM_MAX_BITMAP_WORDS * 8 + 8)
 
 /* One registered thread. Records are mapped, never malloc'd, and reused. */
 typedef struct gm_gc_thread {
