@@ -8,8 +8,8 @@
  *              stopTheWorld and async preemption's signal)
  *   gcroots.c  root ranges: data and bss of every loaded object, explicit
  *              roots, thread stacks (markroot)
- *   gcmark.c   the mark stack, findObject and greyobject, scanning
- *              (mgcmark.go, scanConservative)
+ *   gcmark.c   mark stacks, findObject and greyobject, scanning, helper
+ *              markers (mgcmark.go, scanConservative, gcDrain)
  *   gcsweep.c  the sweep: alloc = mark & ~freed (mgcsweep.go)
  *
  * Where we leave Go, and why:
@@ -26,11 +26,22 @@
  *     after the world restarts (the heap lock may be held by a stopped
  *     thread).
  *   - Conservative everywhere (no type information): a scanned object is
- *     scanned whole, like Boehm's NORMAL kind.
+ *     scanned whole, like Boehm's NORMAL kind (large ones in 4 KiB pieces
+ *     that markers share).
+ *   - Parallel mark inside the pause: helper threads (GOMALLOC_GC_MARKERS,
+ *     one per CPU by default) mark with the collector while the world is
+ *     stopped, as Boehm's markers do; Go's gcBgMarkWorkers run beside the
+ *     mutator instead. Work moves through one pool under a spin lock (Go:
+ *     per-P gcWork buffers and a lock-free global list), and parallel marks
+ *     set bytes that are packed into the mark bits at the end (Go: an
+ *     atomic Or8 per object, which cost our loop 40%; gcmark.c).
  *   - Every GC span change happens under gm_gc.lock, which the collector
  *     holds for the whole cycle; the allocation fast path alone runs
  *     unlocked, inside the thread's busy section (mcache.h), where the stop
- *     signal does not stop a thread (Go: allocation is not a safe point). */
+ *     signal does not stop a thread (Go: allocation is not a safe point),
+ *     and so does reloading the allocCache from the thread's own span (a
+ *     span does not change hands there). Helper markers are not registered
+ *     threads: never stopped, they touch the heap only while the world is. */
 #ifndef GM_GC_H
 #define GM_GC_H
 

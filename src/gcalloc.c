@@ -5,7 +5,8 @@
  * class, the next slot from its allocCache, inside the thread's busy
  * section so that the stop signal never lands between the cache shift and
  * the freeindex store (a slot taken but not yet below freeindex would look
- * free to the mark and be swept under the caller). Everything else (a span
+ * free to the mark and be swept under the caller); so does reloading the
+ * allocCache from the next word of the same span. Everything else (a span
  * running out, a new span, a large block, a free) runs under gm_gc.lock,
  * which the collector holds for a whole cycle: nothing it sweeps can be
  * half changed. Scanned objects are zeroed when their span's memory may be
