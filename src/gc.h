@@ -173,7 +173,6 @@ void gm_gc_mark_object(uintptr_t p);
 void gm_gc_drain(void);
 void gm_gc_mark_end(void);
 size_t gm_gc_marked_bytes(void);
-unsigned gm_gc_markers(void);
 void gm_gc_mark_fork_child(void);
 
 /* gcsweep.c: sweep every GC span (world stopped); spans to free go on

@@ -415,10 +415,14 @@ static bool size_bytes(void) {
 
 static void start_helpers(void);
 
+/* Below this much live heap (after the last mark) the collector marks
+ * alone: the whole mark takes less than waking a helper and packing. */
+#define PARALLEL_MIN_LIVE ((size_t)256 << 10)
+
 void gm_gc_mark_prepare(void) {
   if (!started)
     start_helpers();
-  parallel = nhelpers > 0 && size_bytes();
+  parallel = nhelpers > 0 && gm_gc.heap_marked >= PARALLEL_MIN_LIVE && size_bytes();
 }
 
 static void start_helpers(void) {
@@ -443,8 +447,6 @@ static void start_helpers(void) {
   pthread_attr_destroy(&a);
   pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
-
-unsigned gm_gc_markers(void) { return 1 + nhelpers; }
 
 /* The child of a fork has no helpers: start again at the next cycle. */
 void gm_gc_mark_fork_child(void) {
