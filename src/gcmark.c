@@ -437,7 +437,7 @@ static void start_helpers(void) {
   pthread_sigmask(SIG_SETMASK, &all, &old); /* helpers take no signals */
   pthread_attr_t a;
   pthread_attr_init(&a);
-  pthread_attr_setstacksize(&a, 64 << 10); /* no recursion in a marker */
+  pthread_attr_setstacksize(&a, 256 << 10); /* no recursion in a marker */
   for (unsigned i = 1; i < want; i++) {
     if (pthread_create(&markers[i].thread, &a, helper_main, &markers[i]) != 0)
       break;
