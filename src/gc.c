@@ -96,6 +96,7 @@ void gm_gc_collect_locked(void) {
   size_t before = gm_gc.heap_live;
   uint64_t t1 = gm_sys_now_ns();
   gm_gc_roots_snapshot();
+  gm_gc_mark_prepare(); /* helper markers, before the world stops */
   uint64_t t2 = gm_sys_now_ns();
   gm_gc_stop_world();
   uint64_t t3 = gm_sys_now_ns();

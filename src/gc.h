@@ -8,8 +8,8 @@
  *              stopTheWorld and async preemption's signal)
  *   gcroots.c  root ranges: data and bss of every loaded object, explicit
  *              roots, thread stacks (markroot)
- *   gcmark.c   the mark stack, findObject and greyobject, scanning
- *              (mgcmark.go, scanConservative)
+ *   gcmark.c   mark stacks, findObject and greyobject, scanning, helper
+ *              markers (mgcmark.go, scanConservative, gcDrain)
  *   gcsweep.c  the sweep: alloc = mark & ~freed (mgcsweep.go)
  *
  * Where we leave Go, and why:
@@ -18,8 +18,8 @@
  *     caches and central lists, never shared with malloc spans, so plain
  *     malloc pays nothing (its fast paths are unchanged to the instruction).
  *     Plain free() of a collected block is named as such and aborts.
- *   - A stop-the-world mark (v1): Go marks concurrently behind a write
- *     barrier. The sweep runs after the world restarts, as Go's does
+ *   - A stop-the-world mark (v1, parallel: below): Go marks concurrently
+ *     behind a write barrier. The sweep runs after the world restarts, as Go's does
  *     (gcsweep.c): lazily, by the thread about to allocate from a span
  *     class or to grow the heap, by any reader of an unswept span, and to
  *     the end at the start of the next cycle (finishsweep_m) or by
@@ -28,12 +28,23 @@
  *     meets an unswept span and Go's +1/+3 sweepgen states are not needed;
  *     every other sweep runs under gm_gc.lock, so neither is the "being
  *     swept" state (sweepgen - 1): a span is swept or not.
-  - Conservative everywhere (no type information): a scanned object is
- *     scanned whole, like Boehm's NORMAL kind.
+ *   - Conservative everywhere (no type information): a scanned object is
+ *     scanned whole, like Boehm's NORMAL kind (large ones in 4 KiB pieces
+ *     that markers share).
+ *   - Parallel mark inside the pause: helper threads (GOMALLOC_GC_MARKERS,
+ *     one per CPU by default) mark with the collector while the world is
+ *     stopped, as Boehm's markers do; Go's gcBgMarkWorkers run beside the
+ *     mutator instead. Work moves through one pool under a spin lock (Go:
+ *     per-P gcWork buffers and a lock-free global list), and parallel marks
+ *     set bytes that are packed into the mark bits at the end (Go: an
+ *     atomic Or8 per object, which cost our loop 40%; gcmark.c).
  *   - Every GC span change happens under gm_gc.lock, which the collector
  *     holds for the whole cycle; the allocation fast path alone runs
  *     unlocked, inside the thread's busy section (mcache.h), where the stop
- *     signal does not stop a thread (Go: allocation is not a safe point). */
+ *     signal does not stop a thread (Go: allocation is not a safe point),
+ *     and so does reloading the allocCache from the thread's own span (a
+ *     span does not change hands there). Helper markers are not registered
+ *     threads: never stopped, they touch the heap only while the world is. */
 #ifndef GM_GC_H
 #define GM_GC_H
 
@@ -64,8 +75,10 @@ enum {
   GM_GC_NOROOT_INTERIOR = 32, /* interior pointers keep nothing */
 };
 
-/* Mark bits: one word per 64 slots, in a block of their own (gcmark_bits). */
-#define GM_GC_MARK_BYTES (GM_MAX_BITMAP_WORDS * 8)
+/* Mark bits: one word per 64 slots, in a block of their own (gcmark_bits),
+ * and one more word that the parallel mark uses (gcmark.c: where the
+ * span's mark bytes are this cycle; 0 outside a mark). */
+#define GM_GC_MARK_BYTES (GM_MAX_BITMAP_WORDS * 8 + 8)
 
 /* One registered thread. Records are mapped, never malloc'd, and reused. */
 typedef struct gm_gc_thread {
@@ -160,13 +173,19 @@ void gm_gc_roots_add(uintptr_t lo, uintptr_t hi);
 void gm_gc_roots_remove(uintptr_t lo, uintptr_t hi);
 size_t gm_gc_roots_bytes(void);
 
-/* gcmark.c */
+/* gcmark.c: the collector is marker 0; helpers join between mark_begin
+ * and mark_end (which returns once no marker holds work). */
+#define GM_GC_MAX_MARKERS 8
+/* Before the world stops (lock held): start helper markers the first time. */
+void gm_gc_mark_prepare(void);
 void gm_gc_mark_begin(void);
 void gm_gc_scan_range(uintptr_t lo, uintptr_t hi);
 /* Mark object at p and push it (uncollectable roots). */
 void gm_gc_mark_object(uintptr_t p);
 void gm_gc_drain(void);
+void gm_gc_mark_end(void);
 size_t gm_gc_marked_bytes(void);
+void gm_gc_mark_fork_child(void);
 
 /* gcsweep.c (all with gm_gc.lock held) */
 /* In the pause, after the mark: a new sweepgen, every listed span unswept,

@@ -5,7 +5,8 @@
  * class, the next slot from its allocCache, inside the thread's busy
  * section so that the stop signal never lands between the cache shift and
  * the freeindex store (a slot taken but not yet below freeindex would look
- * free to the mark and be swept under the caller). Everything else (a span
+ * free to the mark and be swept under the caller); so does reloading the
+ * allocCache from the next word of the same span. Everything else (a span
  * running out, a new span, a large block, a free) runs under gm_gc.lock,
  * which the collector holds for a whole cycle: nothing it sweeps can be
  * half changed. Scanned objects are zeroed when their span's memory may be
@@ -119,10 +120,27 @@ GM_INLINE void zero_block(void *p, size_t n) {
 /* The fast path missed: the current span is used up (or there is none).
  * Out of line, so that the fast path saves no registers. */
 static GM_NOINLINE void *refill(gm_gc_thread_t *t, unsigned kind, unsigned cls) {
-  gm_gc_maybe_collect();
-  gm_gc_lock();
+  /* The next word of the thread's own span first: its allocCache holds 64
+   * slots, and refilling it is the owner's business like the fast path's
+   * (busy section, no lock; heap_live counted the span when it was taken).
+   * Taking gm_gc.lock for it was 199k lock pairs on gcthreads-2. */
   gm_mspan_t *s = t->alloc[kind][cls];
   void *p = NULL;
+  if (s) {
+    gm_busy_enter();
+    if (gm_span_refill_cache(s))
+      p = gm_span_next_free_fast(s);
+    bool zero = p && kind != GM_GC_NOSCAN && s->needzero;
+    gm_busy_exit();
+    if (p) {
+      if (zero)
+        zero_block(p, s->elemsize);
+      return p;
+    }
+  }
+  gm_gc_maybe_collect();
+  gm_gc_lock();
+  s = t->alloc[kind][cls];
   if (s && !(p = take(s))) {
     gm_gc_list_push(&gm_gc.full[kind][cls], s);
     t->alloc[kind][cls] = NULL;
@@ -184,20 +202,31 @@ static GM_NOINLINE void *alloc_large(size_t size, unsigned kind) {
     gm_mheap_free_span(s);
     s = NULL;
   }
+  /* The block's address, not only its span's, must be in this thread's
+   * registers or stack from here on: a collection between the unlock and
+   * the return (this thread preempted in the unlock's futex wake, say)
+   * finds the new block through it, or frees it (parmark caught that). */
+  void *p = NULL;
+  bool zero = false;
+  size_t n = 0;
   if (s) {
     gm_gc_list_push(&gm_gc.large, s);
     gm_store_relaxed(&gm_gc.heap_live, gm_gc.heap_live + s->elemsize);
     gm_gc.total_alloc += s->elemsize;
+    p = (void *)s->base;
+    zero = kind != GM_GC_NOSCAN && s->needzero;
+    n = s->elemsize;
   }
   gm_unlock(&gm_gc.lock);
   gm_mheap_after_alloc();
-  if (!s) {
+  if (!p) {
     errno = ENOMEM;
     return NULL;
   }
-  if (kind != GM_GC_NOSCAN && s->needzero)
-    memset((void *)s->base, 0, s->elemsize);
-  return (void *)s->base;
+  if (zero)
+    memset(p, 0, n);
+  __asm__ volatile("" : : "r"(p) : "memory"); /* p stays live until here */
+  return p;
 }
 
 void *gm_gc_alloc(size_t size, unsigned kind) {

@@ -206,4 +206,5 @@ void gm_gc_mark_roots(void) {
     gm_gc_drain();
   }
   scan_own_stack(self);
+  gm_gc_mark_end(); /* with the helpers, until no marker holds work */
 }

@@ -172,6 +172,25 @@ void gm_gc_stw_init(void) {
   pthread_atfork(gm_gc_fork_prepare, gm_gc_fork_parent, gm_gc_fork_child);
 }
 
+/* A running thread answers the signal in a few microseconds; sleeping on
+ * the futex instead costs the collector a wake-up on top. Spin that long
+ * first, no longer: a thread that must be scheduled to answer needs the
+ * CPU. Measured only on a loaded machine (2 cores, load ~25, gcthreads-2,
+ * GOMALLOC_GC_TRACE stop per cycle): p25 0.029 -> 0.019 ms, but p50 0.067
+ * -> 0.091 ms; mean 2.3 -> 0.9 ms (fewer long stops). */
+static bool spin_for_acks(uint32_t seen) {
+  uint64_t until = gm_sys_now_ns() + 30000;
+  for (unsigned i = 1;; i++) {
+    if (gm_load_acquire(&nacks) != seen)
+      return true;
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+    if (i % 32 == 0 && gm_sys_now_ns() > until)
+      return false;
+  }
+}
+
 void gm_gc_stop_world(void) {
   gm_gc_thread_t *self = gm_gc_self;
   uint32_t gen = gm_gc.stw_gen + 1;
@@ -200,6 +219,8 @@ void gm_gc_stop_world(void) {
     }
     if (!pending)
       break;
+    if (round == 0 && spin_for_acks(seen))
+      continue; /* an answer came: count again */
     struct timespec ts = {0, round < 100 ? 100000 : 10000000};
     futex(&nacks, FUTEX_WAIT_PRIVATE, seen, &ts);
     if (round == 1000)
@@ -223,6 +244,7 @@ void gm_gc_fork_parent(void) { gm_unlock_after_fork(&gm_gc.lock); }
  * central lists. */
 void gm_gc_fork_child(void) {
   gm_lock_reinit(&gm_gc.lock);
+  gm_gc_mark_fork_child();
   gm_gc_thread_t *self = gm_gc_self, *next;
   for (gm_gc_thread_t *t = gm_gc.threads; t; t = next) {
     next = t->next;

@@ -33,6 +33,7 @@ typedef struct gm_options {
   int gc_percent;                       /* GOMALLOC_GC_PERCENT (-1 = off) */
   bool gc_trace;                        /* GOMALLOC_GC_TRACE */
   size_t gc_signal;                     /* GOMALLOC_GC_SIGNAL (0 = SIGRTMIN+7) */
+  size_t gc_markers;                    /* GOMALLOC_GC_MARKERS (0 = one per CPU) */
   size_t gc_test_noroots;               /* GOMALLOC_GC_TEST_NOROOTS: GM_GC_NOROOT_* bits */
 } gm_options_t;
 extern gm_options_t gm_options;
