@@ -13,6 +13,7 @@
 #include "gc.h"
 
 #include "error.h"
+#include "gcfinal.h"
 #include "gomalloc-gc.h"
 #include "mheap.h"
 #include "options.h"
@@ -71,6 +72,7 @@ void gm_gc_collect_locked(void) {
   uint64_t t2 = gm_sys_now_ns();
   gm_gc_mark_begin();
   gm_gc_mark_roots();
+  gm_gc_final_mark(); /* finalizers and links (gcfinal.c) */
   uint64_t t3 = gm_sys_now_ns();
   gm_mspan_t *dead = NULL;
   size_t kept = gm_gc_sweep_all(&dead, &freed);
@@ -123,6 +125,7 @@ void gm_gc_free(void *p) {
   if (!p)
     return;
   gm_gc_thread_register();
+  gm_gc_final_forget(p);
   gm_gc_free_block(p);
 }
 
