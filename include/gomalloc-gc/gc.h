@@ -407,7 +407,6 @@ GC_API void GC_CALL GC_register_altstack(void *, GC_word, void *, GC_word);
 #define GC_MALLOC_UNCOLLECTABLE(sz) GC_debug_malloc_uncollectable(sz, GC_EXTRAS)
 #define GC_MALLOC_IGNORE_OFF_PAGE(sz) GC_debug_malloc_ignore_off_page(sz, GC_EXTRAS)
 #define GC_MALLOC_ATOMIC_IGNORE_OFF_PAGE(sz) GC_debug_malloc_atomic_ignore_off_page(sz, GC_EXTRAS)
-#define GC_MALLOC_STUBBORN(sz) GC_debug_malloc_stubborn(sz, GC_EXTRAS)
 #define GC_FREE(p) GC_debug_free(p)
 #define GC_REGISTER_FINALIZER(p, f, d, of, od) GC_debug_register_finalizer(p, f, d, of, od)
 #define GC_REGISTER_FINALIZER_IGNORE_SELF(p, f, d, of, od)                                         \
@@ -430,7 +429,6 @@ GC_API void GC_CALL GC_register_altstack(void *, GC_word, void *, GC_word);
 #define GC_MALLOC_UNCOLLECTABLE(sz) GC_malloc_uncollectable(sz)
 #define GC_MALLOC_IGNORE_OFF_PAGE(sz) GC_malloc_ignore_off_page(sz)
 #define GC_MALLOC_ATOMIC_IGNORE_OFF_PAGE(sz) GC_malloc_atomic_ignore_off_page(sz)
-#define GC_MALLOC_STUBBORN(sz) GC_malloc_stubborn(sz)
 #define GC_FREE(p) GC_free(p)
 #define GC_REGISTER_FINALIZER(p, f, d, of, od) GC_register_finalizer(p, f, d, of, od)
 #define GC_REGISTER_FINALIZER_IGNORE_SELF(p, f, d, of, od)                                         \
@@ -448,7 +446,8 @@ GC_API void GC_CALL GC_register_altstack(void *, GC_word, void *, GC_word);
 #endif
 #define GC_NEW(t) ((t *)GC_MALLOC(sizeof(t)))
 #define GC_NEW_ATOMIC(t) ((t *)GC_MALLOC_ATOMIC(sizeof(t)))
-#define GC_NEW_STUBBORN(t) ((t *)GC_MALLOC_STUBBORN(sizeof(t)))
+#define GC_MALLOC_STUBBORN(sz) GC_MALLOC(sz)
+#define GC_NEW_STUBBORN(t) GC_NEW(t)
 #define GC_NEW_UNCOLLECTABLE(t) ((t *)GC_MALLOC_UNCOLLECTABLE(sizeof(t)))
 
 #if defined(GC_THREADS)
