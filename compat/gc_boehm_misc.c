@@ -336,3 +336,29 @@ void *GC_generate_random_heap_address(void) { return NULL; }
 void *GC_generate_random_valid_address(void) { return NULL; }
 void GC_generate_random_backtrace(void) {}
 void GC_print_backtrace(void *p) { (void)p; }
+
+/* ---- Boehm's private output calls (GC_API_PRIV): its test programs declare
+ * and call them; exported, not declared in gc.h, as in Boehm. ------------ */
+#include <stdarg.h>
+GC_API void GC_printf(const char *fmt, ...);
+GC_API void GC_err_printf(const char *fmt, ...);
+GC_API void GC_log_printf(const char *fmt, ...);
+void GC_printf(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vprintf(fmt, ap);
+  va_end(ap);
+  fflush(stdout);
+}
+void GC_err_printf(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+}
+void GC_log_printf(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+}

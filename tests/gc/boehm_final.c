@@ -397,6 +397,32 @@ static void test_base(void) {
   EXPECT(a && ((size_t)a & 255) == 0 && GC_base(a) != NULL, "GC_memalign");
 }
 
+/* 8-byte objects: a new one, zeroed after a collection, must not clear
+ * its live neighbour (nor write past its span's end). */
+GC_word *small_kept[5000];
+
+static __attribute__((noinline)) void make_small(void) {
+  for (int i = 0; i < 10000; i++) {
+    GC_word *p = GC_MALLOC(sizeof(GC_word));
+    *p = ~(GC_word)i;
+    if (i % 2)
+      small_kept[i / 2] = p;
+  }
+}
+
+static void test_small(void) {
+  make_small();
+  collect(1);
+  for (int i = 0; i < 20000; i++) {
+    GC_word *p = GC_MALLOC(sizeof(GC_word));
+    *p = 1;
+  }
+  int bad = 0;
+  for (int i = 0; i < 5000; i++)
+    bad += *small_kept[i] != ~(GC_word)(2 * i + 1);
+  EXPECT(bad == 0, "%d live 8-byte objects were overwritten by new neighbours", bad);
+}
+
 /* GC_THREADS: a thread made with pthread_create (GC_pthread_create)
  * registers finalizers and links; the main thread collects. */
 static void *thread_main(void *arg) {
@@ -423,6 +449,7 @@ int main(void) {
   GC_INIT();
   EXPECT(GC_get_version() >> 16 == 8, "GC_get_version");
   test_base();
+  test_small();
   test_once();
   test_order();
   test_cycles();
