@@ -45,6 +45,12 @@ struct Cleaned : public gc_cleanup, public Plain {
 };
 int Cleaned::made, Cleaned::destroyed;
 
+struct Deleted : public gc_cleanup {
+  static int destroyed;
+  ~Deleted() { destroyed++; }
+};
+int Deleted::destroyed;
+
 struct WithFn : public gc {
   static int cleaned, bad;
   int i;
@@ -106,12 +112,11 @@ int main() {
     delete (Collected *)~hidden[i];
 
   // delete of a gc_cleanup object runs its destructor once, not again.
-  int before = Cleaned::destroyed;
-  Cleaned *c = new Cleaned(7);
-  delete c;
-  c = 0;
+  Deleted *del = new Deleted;
+  delete del;
+  del = 0;
   collect();
-  EXPECT(Cleaned::destroyed == before + 1, "delete runs the destructor once");
+  EXPECT(Deleted::destroyed == 1, "delete runs the destructor once");
 
   // STL containers: collected storage holding collected objects.
   std::vector<Collected *, gc_allocator<Collected *> > v;
