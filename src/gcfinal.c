@@ -114,14 +114,14 @@ static special_t *insert(table_t *t, uintptr_t key) {
   size_t j = slot(t, key);
   e->next = t->b[j];
   t->b[j] = e;
-  t->n++;
+  gm_store_relaxed(&t->n, t->n + 1); /* read unlocked by gm_gc_final_forget */
   return e;
 }
 
 static void unlink_free(table_t *t, special_t **pp) {
   special_t *e = *pp;
   *pp = e->next;
-  t->n--;
+  gm_store_relaxed(&t->n, t->n - 1);
   gm_fixalloc_free(&recalloc, e);
 }
 
@@ -233,7 +233,7 @@ static void enqueue(special_t *e) {
   e->next = NULL;
   *ready_tail = e;
   ready_tail = &e->next;
-  nready++;
+  gm_store_relaxed(&nready, nready + 1); /* read unlocked: pending? */
 }
 
 void gm_gc_final_mark(void) {
@@ -274,7 +274,7 @@ void gm_gc_final_mark(void) {
         continue;
       }
       *pp = e->next;
-      fin.n--;
+      gm_store_relaxed(&fin.n, fin.n - 1);
       e->next = list;
       list = e;
     }
@@ -295,7 +295,7 @@ void gm_gc_final_mark(void) {
       size_t j = slot(&fin, e->key);
       e->next = fin.b[j];
       fin.b[j] = e;
-      fin.n++;
+      gm_store_relaxed(&fin.n, fin.n + 1);
       continue;
     }
     mark_value(e->key);
