@@ -378,6 +378,21 @@ static void test_automatic(void) {
   EXPECT(count_runs(0, N, NULL) > 0, "finalizers ran from allocation");
 }
 
+static __attribute__((noinline)) int same(void *a, void *b) {
+  __asm__ volatile("" : "+r"(a), "+r"(b));
+  return a == b;
+}
+static volatile size_t oom_asked; /* volatile: a __malloc__ call is assumed to write nothing */
+static char *oom_buf_p;
+static void *GC_CALLBACK oom(size_t n) {
+  oom_asked = n;
+  return oom_buf_p;
+}
+static void *GC_CALLBACK oom_null(size_t n) {
+  (void)n;
+  return NULL;
+}
+
 /* GC_base and GC_size of interior pointers. */
 static void test_base(void) {
   char *p = GC_MALLOC(100);
@@ -395,6 +410,16 @@ static void test_base(void) {
   GC_FREE(u);
   void *a = GC_memalign(256, 1000);
   EXPECT(a && ((size_t)a & 255) == 0 && GC_base(a) != NULL, "GC_memalign");
+  /* A failed allocation returns what GC_oom_fn gives. */
+  static char oom_buf[16];
+  oom_buf_p = oom_buf;
+  GC_set_oom_fn(oom);
+  /* Compared out of line: GC_malloc is declared __malloc__, so the
+   * compiler may assume its result equals no other pointer. */
+  void *r = GC_MALLOC((size_t)-1 / 2);
+  EXPECT(same(r, oom_buf) && oom_asked == (size_t)-1 / 2, "GC_set_oom_fn");
+  GC_set_oom_fn(oom_null);
+  EXPECT(GC_MALLOC((size_t)-1 / 2) == NULL, "no memory: NULL");
 }
 
 /* 8-byte objects: a new one, zeroed after a collection, must not clear
