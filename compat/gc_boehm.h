@@ -16,5 +16,7 @@
  * announce the queued finalizers (gc_boehm.c). */
 GM_BOEHM_HIDDEN void gm_boehm_after_cycle(void);
 static inline void gm_boehm_after_cycle_check(void) { gm_boehm_after_cycle(); }
+/* GC_set_oom_fn: the allocation fast path must now look at failures. */
+GM_BOEHM_HIDDEN void gm_boehm_oom_fn_changed(void);
 
 #endif /* GM_GC_BOEHM_H */

@@ -158,7 +158,10 @@ void GC_set_handle_fork(int v) { (void)v; }
 void GC_atfork_prepare(void) {}
 void GC_atfork_parent(void) {}
 void GC_atfork_child(void) {}
-void GC_set_oom_fn(GC_oom_func f) { __atomic_store_n(&GC_oom_fn, f, __ATOMIC_RELEASE); }
+void GC_set_oom_fn(GC_oom_func f) {
+  __atomic_store_n(&GC_oom_fn, f, __ATOMIC_RELEASE);
+  gm_boehm_oom_fn_changed();
+}
 GC_oom_func GC_get_oom_fn(void) { return __atomic_load_n(&GC_oom_fn, __ATOMIC_ACQUIRE); }
 /* Nothing here warns; the proc is kept for the getter. */
 static GC_warn_proc warn_proc = GC_ignore_warn_proc;
