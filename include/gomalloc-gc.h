@@ -83,6 +83,45 @@ struct gm_gc_stats {
 /* Fill *st (size: sizeof *st, so that the struct can grow). 0 on success. */
 GM_GC_API int gm_gc_stats(struct gm_gc_stats *st, size_t size);
 
+/* Finalizers (Boehm's semantics; src/gcfinal.c). Once obj is unreachable,
+ * fn(obj, arg) is queued, obj kept alive until it has run, then forgotten:
+ * it runs once, from gm_gc_run_finalizers, outside every gomalloc lock.
+ * arg is a root while registered. Orders: ORDERED, if A reaches B both
+ * finalizable, runs A's first and B's a cycle later (a cycle of them is
+ * never finalized); IGNORE_SELF alike, but pointers from obj into itself
+ * do not count; NO_ORDER ignores what reaches obj; UNREACHABLE waits
+ * until no other finalizable object reaches obj. fn NULL removes the
+ * finalizer. *old_fn and *old_arg (when given) get the previous one.
+ * gm_gc_free drops a block's finalizer. Returns 0, or -1 with errno
+ * EINVAL (obj not a live collected block) or ENOMEM. */
+typedef void (*gm_gc_finalizer_fn)(void *obj, void *arg);
+enum {
+  GM_GC_FINAL_ORDERED = 0,
+  GM_GC_FINAL_IGNORE_SELF = 1,
+  GM_GC_FINAL_NO_ORDER = 2,
+  GM_GC_FINAL_UNREACHABLE = 3
+};
+GM_GC_API int gm_gc_set_finalizer(void *obj, gm_gc_finalizer_fn fn, void *arg, int order,
+                                  gm_gc_finalizer_fn *old_fn, void **old_arg);
+/* Run the queued finalizers; returns how many ran. */
+GM_GC_API int gm_gc_run_finalizers(void);
+/* Non-zero when finalizers are queued. */
+GM_GC_API int gm_gc_finalizers_pending(void);
+/* Disappearing links: *link is set to NULL by the first collection that
+ * finds obj unreachable; a short link (is_long 0) before finalizers mark
+ * anything, a long one only if no finalizer resurrected obj. A link held
+ * in a block that dies is forgotten. Register returns 0, 1 when link was
+ * registered already (its object is replaced), -1 + EINVAL (link NULL or
+ * misaligned, obj NULL) or ENOMEM. Unregister returns 1 if link was
+ * registered, else 0. Move returns 0, 1 if new_link is registered already,
+ * -1 if link is not. */
+GM_GC_API int gm_gc_register_link(void **link, const void *obj, int is_long);
+GM_GC_API int gm_gc_unregister_link(void **link, int is_long);
+GM_GC_API int gm_gc_move_link(void **link, void **new_link, int is_long);
+/* Collections begun so far: bumped in each pause, readable without a call
+ * or a lock (the Boehm layer polls it after allocating). */
+GM_GC_API extern volatile uint64_t gm_gc_epoch;
+
 #ifdef __cplusplus
 }
 #endif

@@ -31,6 +31,7 @@
 #include "gc.h"
 
 #include "error.h"
+#include "gcfinal.h"
 #include "gomalloc-gc.h"
 #include "options.h"
 #include "os.h"
@@ -102,6 +103,7 @@ void gm_gc_collect_locked(void) {
   uint64_t t3 = gm_sys_now_ns();
   gm_gc_mark_begin();
   gm_gc_mark_roots();
+  gm_gc_final_mark(); /* finalizers and links (gcfinal.c) */
   uint64_t t4 = gm_sys_now_ns();
   size_t kept = gm_gc_marked_bytes(); /* what the sweep will keep */
   gm_gc_sweep_start();
@@ -152,6 +154,7 @@ void gm_gc_free(void *p) {
   if (!p)
     return;
   gm_gc_thread_register();
+  gm_gc_final_forget(p);
   gm_gc_free_block(p);
 }
 

@@ -11,6 +11,7 @@
  *   gcmark.c   mark stacks, findObject and greyobject, scanning, helper
  *              markers (mgcmark.go, scanConservative, gcDrain)
  *   gcsweep.c  the sweep: alloc = mark & ~freed (mgcsweep.go)
+ *   gcfinal.c  finalizers and disappearing links (mfinal.go; gcfinal.h)
  *
  * Where we leave Go, and why:
  *   - The heap is not Go's: collected blocks live in spans of their own

@@ -109,6 +109,8 @@ GM_INLINE void zero_block(void *p, size_t n) {
     return;
   }
   uint64_t *q = p, *end = (uint64_t *)((char *)p + n);
+  if (n & 8) /* sizes are multiples of 8, not 16: never clear past the block */
+    *q++ = 0;
   while (q < end) {
     q[0] = 0;
     q[1] = 0;

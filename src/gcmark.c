@@ -276,7 +276,8 @@ NOSAN static void drain(marker_t *mk) {
   unsigned head = 0, cnt = 0;
   for (;;) {
     while (cnt < PF && mk->n) {
-      if (GM_UNLIKELY(gm_load_relaxed(&nidle)) && mk->n > 1 && !gm_load_relaxed(&pool.n))
+      if (GM_UNLIKELY(gm_load_relaxed(&nidle)) && parallel && mk->n > 1 &&
+          !gm_load_relaxed(&pool.n))
         share(mk);
       gm_gc_range_t r = mk->stk[--mk->n];
       if (r.hi - r.lo > GM_GC_MARK_CHUNK) {
@@ -478,7 +479,13 @@ void gm_gc_mark_object(uintptr_t p) { mark_candidate(&markers[0], p); }
 
 NOSAN void gm_gc_scan_range(uintptr_t lo, uintptr_t hi) { scan_range(&markers[0], lo, hi); }
 
-void gm_gc_drain(void) { drain(&markers[0]); }
+void gm_gc_drain(void) {
+  drain(&markers[0]);
+  if (!parallel) { /* after the mark (finalizers): counted here */
+    gm_fetch_add_relaxed(&marked_total, markers[0].marked);
+    markers[0].marked = 0;
+  }
+}
 
 #if GM_DEBUG
 /* Debug builds check the mark's closure after every mark: each pointer
@@ -558,8 +565,12 @@ static void pack_bytes(void) {
 
 void gm_gc_mark_end(void) {
   mark_loop(&markers[0]);
+  /* From here the collector marks alone, into the bits (the finalizers'
+   * marks, gcfinal.c): bytes set now would never be packed, and work
+   * shared with a late helper would never be taken. */
   if (parallel)
     pack_bytes();
+  parallel = false;
 #if GM_DEBUG
   if (gm_load_acquire(&nbusy) || pool.n || markers[0].n)
     gm_fatal("gm_gc: mark ended with work left", NULL, "nbusy/pool/stack");

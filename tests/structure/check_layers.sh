@@ -20,7 +20,7 @@ layers=(
   "mcentral mcentral"
   "mcache mcache mcache_internal mcache_reclaim mcache_registry"
   "api mallocgc free malloc debugheap"
-  "gc gc gcalloc gcstw gcroots gcmark gcsweep"
+  "gc gc gcalloc gcstw gcroots gcmark gcsweep gcfinal"
   "top init background stats statsprint heapmap heapdump mallinfo"
   "exports override"
 )

@@ -1,0 +1,22 @@
+/* gc_boehm.h: what the two files of libgomalloc-gc share. */
+#ifndef GM_GC_BOEHM_H
+#define GM_GC_BOEHM_H
+
+#include "gc.h"
+#include "gc_backptr.h"
+#include "gc_mark.h"
+#include "gc_typed.h"
+
+#include <dlfcn.h>
+#include <stdint.h>
+
+#define GM_BOEHM_HIDDEN __attribute__((visibility("hidden")))
+
+/* A collection happened since the last look: refresh GC_gc_no, run or
+ * announce the queued finalizers (gc_boehm.c). */
+GM_BOEHM_HIDDEN void gm_boehm_after_cycle(void);
+static inline void gm_boehm_after_cycle_check(void) { gm_boehm_after_cycle(); }
+/* GC_set_oom_fn: the allocation fast path must now look at failures. */
+GM_BOEHM_HIDDEN void gm_boehm_oom_fn_changed(void);
+
+#endif /* GM_GC_BOEHM_H */

@@ -1,0 +1,2 @@
+/* gc_version.h: the Boehm version this interface follows (gc.h). */
+#include "gc.h"
