@@ -90,6 +90,7 @@ static void trace(uint64_t t0, uint64_t t1, uint64_t t2, uint64_t t3, uint64_t t
 }
 
 void gm_gc_collect_locked(void) {
+  gm_gc_clear_stack();
   uint64_t t0 = gm_sys_now_ns();
   gm_gc_sweep_finish_locked(); /* the last cycle's sweep, world running */
   uint64_t freed = gm_gc.freed_objects - freed_mark;

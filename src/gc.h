@@ -170,6 +170,9 @@ typedef struct gm_gc_range {
 void gm_gc_roots_snapshot(void);
 /* Scan every root: snapshot, explicit, threads (world stopped). */
 void gm_gc_mark_roots(void);
+/* Zero the collecting thread's stack below its frame before the
+ * collector's frames land there (stale pointers; gcroots.c). */
+void gm_gc_clear_stack(void);
 void gm_gc_roots_add(uintptr_t lo, uintptr_t hi);
 void gm_gc_roots_remove(uintptr_t lo, uintptr_t hi);
 size_t gm_gc_roots_bytes(void);

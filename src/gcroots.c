@@ -164,10 +164,41 @@ static void mark_uncollectable(void) {
     }
 }
 
+/* The stack below the collecting thread's frame holds what its earlier
+ * calls left there: a block's address from an allocation that is long
+ * over, say. The collector's own frames then land on those words, and any
+ * word its frames do not overwrite is scanned as a root (scan_own_stack):
+ * a block the program dropped is kept for as long as the stale word stays
+ * (tests/gc/test_sweep's large block, once its allocation kept the address
+ * in a register to the end). Boehm clears the stack beyond the frame for
+ * the same reason (GC_clear_stack); so do we, once per cycle, before the
+ * collector's frames are built: CLEAR_BYTES, if the stack has room. */
+#define CLEAR_BYTES 8192
+static GM_NOINLINE void clear_below(void) {
+  volatile char buf[CLEAR_BYTES];
+  memset((char *)buf, 0, sizeof buf);
+  __asm__ volatile("" : : "r"(buf) : "memory");
+}
+
+void gm_gc_clear_stack(void) {
+  gm_gc_thread_t *self = gm_gc_self;
+  uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
+  /* Room for the buffer and a margin above the guard page; a thread we
+   * know nothing of (not registered) is left alone. */
+  if (self && sp > self->stack_lo + 4 * CLEAR_BYTES && sp < self->stack_hi)
+    clear_below();
+}
+
 /* The collector's own registers and stack: getcontext stores every
  * register in a local, and everything above it is the callers' frames. */
 static GM_NOINLINE void scan_own_stack(gm_gc_thread_t *self) {
   ucontext_t uc;
+  /* getcontext writes the registers, not the whole struct (its FPU area
+   * and padding, most of its 936 bytes): without the memset they kept
+   * what earlier calls left on the stack, and the scan below read it (a
+   * dead block's address, from the sweep of the last cycle, kept that
+   * block: tests/gc/test_sweep). */
+  memset(&uc, 0, sizeof uc);
   __builtin_unwind_init();
   getcontext(&uc);
   uintptr_t lo = (uintptr_t)&uc;
