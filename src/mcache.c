@@ -269,6 +269,11 @@ static void *mcache_next_free(gm_mcache_t *c, gm_spanclass_t spc) {
   check_cache(c, spc);
 #endif
   if (s != &gm_empty_span) {
+    /* The orphan cache, and a spare a new thread has just taken, come here
+     * with the current span's cache word not used up: take from it (a
+     * refill would skip the rest of the word, its slots lost for good). */
+    if (s->alloc_cache)
+      return gm_span_next_free_fast(s);
     /* The miss path tried this already, but the orphan cache comes here
      * directly. Exhausted and not worth a sweep: keep it owned on a list. */
     if (refill_current(c, s))

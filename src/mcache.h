@@ -51,6 +51,11 @@ typedef struct gm_mcache {
   uint32_t trim_epoch;         /* scavenger epoch of the owner's last trim */
   uint32_t nslow;
   uint32_t seen_nslow, idle_rounds;
+  /* A spare: an exited thread's cache waiting for a new thread
+   * (mcache_registry.c); the spare list's link, and when it was parked
+   * (the reclaimer's round count). */
+  struct gm_mcache *spare_next;
+  uint32_t spare_round;
 } gm_mcache_t;
 
 /* The thread's fast-path state in one initial-exec TLS object: in a shared
@@ -153,8 +158,15 @@ void gm_mcache_release_all(gm_mcache_t *c);
  * or signalling them. Returns the number of caches emptied. */
 unsigned gm_mcache_reclaim_idle(bool force);
 
-/* Thread exit (pthread key destructor, init.c). */
+/* Thread exit (pthread key destructor, init.c): the cache becomes a spare
+ * for the next new thread, or is flushed (mcache_registry.c). */
 void gm_mcache_thread_exit(void *arg);
+
+/* Flush and free the spare caches parked two or more calls ago (every one
+ * if all); the idle-cache reclaim calls it each round. */
+void gm_mcache_flush_spares(bool all);
+/* Spare caches waiting for a thread. */
+size_t gm_mcache_spare_count(void);
 
 /* Add every cache's counters, and those of exited threads, to the arrays
  * (indexed by span class, and by size class for the samples).

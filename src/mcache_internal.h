@@ -61,6 +61,9 @@ GM_INLINE void gm_clist_unlink(gm_mcache_t *c, gm_spanclass_t spc, gm_mspan_t *s
 size_t gm_mcache_detach(gm_mcache_t *c, bool current, uint32_t min_age, gm_mspan_t **list);
 void gm_mcache_uncache_list(gm_mspan_t *list);
 void gm_mcache_oom_release_from(gm_mcache_t *c, bool locked);
+/* Before c is parked as a spare: detach its ready spans but the newest of
+ * each class onto *list. The caller holds c's lock. */
+size_t gm_mcache_detach_spare_ready(gm_mcache_t *c, gm_mspan_t **list);
 /* Put back the spans a trimmer took from c (c->trim_taken): a trimmer that
  * gave up, or a fork child whose trimmer does not exist. */
 void gm_mcache_untake(gm_mcache_t *c);

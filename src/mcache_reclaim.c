@@ -106,6 +106,31 @@ void gm_mcache_uncache_list(gm_mspan_t *list) {
   }
 }
 
+/* A cache about to be parked keeps its current and full spans, whose
+ * blocks its next thread frees as owner frees; of its ready spans (half
+ * free or more, waiting for a refill) only the newest of each class: the
+ * rest are better off in mcentral, where every thread's refills take
+ * their free slots before growing the heap (mcache_registry.c). */
+size_t gm_mcache_detach_spare_ready(gm_mcache_t *c, gm_mspan_t **list) {
+  size_t n = 0;
+  for (unsigned i = 0; i < GM_NUM_SPAN_CLASSES; i++) {
+    gm_spanclass_t spc = (gm_spanclass_t)i;
+    gm_mspan_t *s = c->ready[i];
+    if (!s)
+      continue;
+    for (s = s->next; s;) {
+      gm_mspan_t *next = s->next;
+      gm_clist_remove(c, spc, s);
+      gm_store_relaxed(&s->owner, (struct gm_mcache *)NULL);
+      s->next = *list;
+      *list = s;
+      n++;
+      s = next;
+    }
+  }
+  return n;
+}
+
 void gm_mcache_release_all(gm_mcache_t *c) {
   gm_mspan_t *list = NULL;
   gm_cache_lock(c);
@@ -258,6 +283,7 @@ static unsigned take_from_caches(take_req_t *rq) {
 }
 
 unsigned gm_mcache_reclaim_idle(bool force) {
+  gm_mcache_flush_spares(force); /* no membarrier needed: no thread owns them */
   take_req_t rq = {.idle_only = true, .force = force, .current = true};
   return take_from_caches(&rq);
 }
@@ -267,6 +293,8 @@ unsigned gm_mcache_reclaim_idle(bool force) {
  * touches its lists outside its lock, but a free of its own may be writing
  * a detached span's bits, hence the same fence as the reclaim. */
 size_t gm_mcache_trim(uint32_t min_age) {
+  if (min_age == 0)
+    gm_mcache_flush_spares(true);
   take_req_t rq = {.min_age = min_age};
   take_from_caches(&rq);
   return rq.nspans;

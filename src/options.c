@@ -44,6 +44,8 @@ static const gm_option_t table[] = {
      "retained memory allowed above the recent peak in use", false},
     {"GOMALLOC_RETAIN_MAX", GM_OPT_SIZE, "0", FIELD(retain_max), NULL, "SIZE",
      "hard limit on retained memory, enforced when the heap grows (0: none)", false},
+    {"GOMALLOC_SPARE_CACHES", GM_OPT_COUNT, "1", FIELD(spare_caches), NULL, "N",
+     "keep up to N exited threads' caches whole for new threads (0: flush them at exit)", false},
     {"GOMALLOC_ALIGN8", GM_OPT_BOOL, "off", FIELD(align8), NULL, "1",
      "let 17-24 byte requests use Go's 24-byte class (8-byte aligned)", false},
     {"GOMALLOC_SIZECLASSES", GM_OPT_PATH, "", FIELD(sizeclasses_file), NULL, "FILE",

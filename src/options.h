@@ -28,6 +28,7 @@ typedef struct gm_options {
   bool scavenger;                       /* GOMALLOC_SCAVENGER */
   unsigned scavenger_margin;            /* GOMALLOC_SCAVENGER_MARGIN, percent */
   size_t retain_max;                    /* GOMALLOC_RETAIN_MAX, bytes (0 = none) */
+  size_t spare_caches;                  /* GOMALLOC_SPARE_CACHES */
   size_t report_pid;                    /* GOMALLOC_REPORT_PID (0 = every process) */
   uintptr_t heap_base;                  /* GOMALLOC_HEAP_BASE (0 = random) */
   int gc_percent;                       /* GOMALLOC_GC_PERCENT (-1 = off) */

@@ -10,6 +10,7 @@
 #include "unit.h"
 
 #include "gomalloc.h"
+#include "mcache.h"
 #include "stats.h"
 
 #include <pthread.h>
@@ -266,6 +267,7 @@ static void multi_threaded(int nthreads, int rounds) {
     }
   }
   gm_thread_flush();
+  gm_mcache_flush_spares(true); /* the exited threads' caches, kept for new threads */
   gm_census_t c;
   gm_heap_census(&c);
   CHECK(c.error == NULL, "census: %s", c.error);

@@ -260,6 +260,7 @@ static void test_race(void) {
         race_bad);
   CHECK(reclaimed > 100, "only %lu caches were reclaimed: the race was not exercised", reclaimed);
   gm_thread_flush();
+  gm_mcache_flush_spares(true); /* the exited workers' caches, kept for new threads */
   gm_census_t c;
   gm_heap_census(&c);
   CHECK(c.error == NULL, "census: %s", c.error ? c.error : "");
