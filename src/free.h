@@ -55,8 +55,16 @@ GM_INLINE void gm_free_in_span(void *p, gm_mspan_t *s) {
       return;
     }
     gm_store_relaxed(&wp[1], gm_bit_set(l, idx));
-    /* The count while s is surely ours; the branch before leaving the
-     * busy section lets the decrement set the flags it is tested by. */
+    /* The next malloc of the class takes it (mcache_hot.c); not counted
+     * in notify_ctr while on the stack. The cache from the thread (a load
+     * spares a register), not from s->owner: a reclaimer may clear that. */
+    if (GM_LIKELY(gm_mcache_hot_push(gm_tls_mcache, s, idx))) {
+      gm_busy_exit();
+      return;
+    }
+    /* The stack is full: the slot waits for a sweep. The count while s is
+     * surely ours; the branch before leaving the busy section lets the
+     * decrement set the flags it is tested by. */
     if (GM_UNLIKELY(--s->notify_ctr == 0)) {
       gm_mcache_notify(s); /* a full span of ours became worth a sweep */
       return;

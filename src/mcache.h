@@ -15,8 +15,25 @@
 #include "sizeclass.h"
 #include "span.h"
 
+/* Hot slots (see mcache_hot.c): per span class, a LIFO stack of slots the
+ * owner freed, which its next malloc of the class hands out again. A
+ * class's stack is a block of GM_HOT_WORDS words, aligned to its size:
+ * word 0 stays 0 (the bottom, so "empty" is one load and test), the
+ * entries (span << 16 | slot index) follow, and the word after the block
+ * is the next block's: a push whose new top is block-aligned finds the
+ * stack full. */
+#define GM_HOT_WORDS 32
+#define GM_HOT_BYTES (GM_HOT_WORDS * 8)
+#define GM_HOT_CAP (GM_HOT_WORDS - 1)
+
 typedef struct gm_mcache {
+  /* Each class's hot stack: its top entry, or its bottom word when empty
+   * (owner only). First: the fast paths load and store it at one address,
+   * which the compiler builds in a register unless the offset is 0 (one
+   * instruction in malloc and in free). */
+  uint64_t *hot_top[GM_NUM_SPAN_CLASSES];
   gm_mspan_t *alloc[GM_NUM_SPAN_CLASSES]; /* current span per span class */
+  uint64_t hot_pops[GM_NUM_SPAN_CLASSES]; /* slots each stack handed out */
   /* Exhausted spans this cache still owns (state CACHED, owner = this
    * cache), per class, linked through span next/prev: full ones, and ready
    * ones, which have enough frees waiting to be worth a sweep. Frees into
@@ -51,6 +68,11 @@ typedef struct gm_mcache {
   uint32_t trim_epoch;         /* scavenger epoch of the owner's last trim */
   uint32_t nslow;
   uint32_t seen_nslow, idle_rounds;
+  /* A reclaimer or trimmer took spans the hot stacks may name: the
+   * owner's next slow path empties them (cache lock). */
+  uint8_t hot_stale;
+  /* The hot stacks, last: a class's words are touched only once used. */
+  uint64_t hot[GM_NUM_SPAN_CLASSES][GM_HOT_WORDS] GM_ALIGNED(GM_HOT_BYTES);
 } gm_mcache_t;
 
 /* The thread's fast-path state in one initial-exec TLS object: in a shared
@@ -109,12 +131,9 @@ void *gm_mcache_alloc_slow(size_t size);
  * touches s alone without the cache lock (mcache.c), else the slow path. */
 void *gm_mcache_alloc_miss(gm_mspan_t *s, size_t size);
 
-/* The small-object malloc fast path (Go's mallocgc small path +
- * nextFreeFast). */
-GM_INLINE void *gm_mcache_alloc_small(size_t size) {
-  unsigned spc = gm_size_to_spanclass(size);
-  gm_mcache_t *c = gm_tls_mcache;
-  gm_busy_enter();
+/* Go's nextFreeFast from the current span of class spc, else the miss
+ * path. Inside the busy section, which it leaves. */
+GM_INLINE void *gm_mcache_alloc_span(gm_mcache_t *c, size_t spc, size_t size) {
   /* relaxed: a reclaimer may swap in the empty span (a plain mov). */
   gm_mspan_t *s = gm_load_relaxed(&c->alloc[spc]);
   uint64_t cache = s->alloc_cache;
@@ -124,6 +143,60 @@ GM_INLINE void *gm_mcache_alloc_small(size_t size) {
     return p;
   }
   return gm_mcache_alloc_miss(s, size);
+}
+
+/* The hot stack's top entry names a span this cache no longer owns (a
+ * reclaimer or trimmer took it): drop such entries, then allocate from
+ * the span. Inside the busy section, which it leaves. */
+void *gm_mcache_alloc_stale(size_t size);
+
+/* One more slot handed out from class spc's hot stack: a counter the
+ * owner alone writes and stats read. One instruction, where a relaxed
+ * load and store are three (and a memory operand cost two more, the
+ * compiler building its address by hand). */
+GM_INLINE void gm_mcache_count_pop(gm_mcache_t *c, size_t spc) {
+#if defined(__x86_64__)
+  __asm__ volatile("addq $1, %c[off](%[c],%[i],8)"
+                   :
+                   : [c] "r"(c), [i] "r"(spc), [off] "i"(offsetof(gm_mcache_t, hot_pops))
+                   : "cc", "memory");
+#else
+  gm_store_relaxed(&c->hot_pops[spc], c->hot_pops[spc] + 1);
+#endif
+}
+
+/* The small-object malloc fast path (Go's mallocgc small path +
+ * nextFreeFast), after the hot stack: the slot this thread freed last in
+ * the class, if any, and if its span is still ours (see mcache_hot.c). */
+GM_INLINE void *gm_mcache_alloc_small(size_t size) {
+  size_t spc = gm_size_to_spanclass(size); /* wide: an index, not extended */
+  gm_mcache_t *c = gm_tls_mcache;
+  gm_busy_enter();
+  uint64_t *t = c->hot_top[spc];
+  uint64_t e = *t;
+  if (GM_LIKELY(e != 0)) {
+    gm_mspan_t *s = (gm_mspan_t *)(uintptr_t)(e >> 16);
+    if (GM_UNLIKELY(!gm_span_owned_by(s, c)))
+      return gm_mcache_alloc_stale(size);
+    c->hot_top[spc] = t - 1;
+    gm_mcache_count_pop(c, spc);
+    void *p = gm_span_hot_take(s, (uint16_t)e);
+    gm_busy_exit();
+    return p;
+  }
+  return gm_mcache_alloc_span(c, spc, size);
+}
+
+/* The owner's free of slot idx of s, its local_free bit just set: push it
+ * on the class's hot stack. False if the stack is full. */
+GM_INLINE bool gm_mcache_hot_push(gm_mcache_t *c, gm_mspan_t *s, size_t idx) {
+  uint64_t **tp = &c->hot_top[s->spanclass];
+  uint64_t *t = *tp + 1;
+  if (GM_UNLIKELY(((uintptr_t)t & (GM_HOT_BYTES - 1)) == 0))
+    return false;
+  *t = (uint64_t)(uintptr_t)s << 16 | idx;
+  *tp = t;
+  return true;
 }
 
 /* Owner's free brought s->notify_ctr to 0: move s from its cache's full

@@ -77,7 +77,11 @@ size_t gm_mcache_detach(gm_mcache_t *c, bool current, uint32_t min_age, gm_mspan
         s = next;
       }
     }
+    if (!current || min_age)
+      gm_mcache_hot_drop_unowned(c, spc);
   }
+  if (current && !min_age)
+    gm_mcache_hot_discard(c); /* every span went */
   return n;
 }
 
@@ -160,6 +164,10 @@ static size_t take(gm_mcache_t *c, bool current, uint32_t min_age) {
       }
     }
   }
+  /* The hot stacks may name the spans taken: the owner's next slow path
+   * empties them (mcache_hot.c). */
+  if (n)
+    c->hot_stale = 1;
   return n;
 }
 

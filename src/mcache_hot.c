@@ -1,0 +1,156 @@
+/* mcache_hot.c: the hot stacks, an owner's recent frees handed out again
+ * at once (the fast paths are in mcache.h and free.h; this file keeps the
+ * stacks true when spans leave the cache).
+ *
+ * Where we leave Go. Go makes a freed slot allocatable only when the
+ * sweeper folds the mark bits into allocBits, and so did we: the owner's
+ * free set a local_free bit, and the slot came back at the span's next
+ * sweep, in address order, long after its cache lines went cold. A
+ * program that keeps a working set and replaces blocks at random (the
+ * commonest pattern of all) paid for that: 2x tcmalloc's and mimalloc's
+ * time, whose free lists hand the last freed block out first. So each
+ * mcache keeps, per span class, a LIFO stack of the slots its owner freed:
+ * free pushes the slot after its checks set the local_free bit, and malloc
+ * pops it before looking at its span, clearing the bit again. Nothing is
+ * written into the blocks, and the bitmaps stay the truth: a slot on a
+ * stack is free in them (local_free set, counted in notify_ctr), so a
+ * second free of it is caught as a double free, as before, and a sweep or
+ * the stats see a plain free slot. An entry is span << 16 | index; a span
+ * struct never moves, so popping costs no span lookup.
+ *
+ * The invariant: an entry naming a span this cache owns names a slot of
+ * the stack's class whose local_free bit is set, not swept since the push.
+ * Malloc checks the owner before it pops, and forgetting entries is always
+ * safe (the bits stay set; the next sweep folds them in), so each way a
+ * span is swept or leaves the cache drops what names it, or makes sure it
+ * is dropped before the span can be ours again:
+ *   - the owner's sweeps (mcache.c, sweep_owned) drop the span's entries;
+ *     the class's stack is empty then anyway (malloc pops first), but for
+ *     a signal handler's free in between;
+ *   - the owner's hand-backs (retire, release_empty, gm_mcache_detach:
+ *     flush, thread exit, trim, out of memory) drop the spans' entries
+ *     before the spans go;
+ *   - a reclaimer or trimmer (mcache_reclaim.c) may not write the stacks
+ *     while the owner runs. It clears the spans' owner (step 2), so the
+ *     owner's malloc no longer pops their entries (one that read the owner
+ *     before finishes before the spans are given away: the busy count),
+ *     and sets hot_stale: the owner's next slow path, before it can get a
+ *     span back from mcentral, empties the stacks. A span it put back
+ *     (gm_mcache_untake) was never swept: its entries stay good;
+ *   - a stale entry that malloc finds on top sends it out of line, where
+ *     the class's entries naming spans not ours are dropped;
+ *   - thread exit and a fork child's other threads: their caches go.
+ * A free that finds its stack full is counted and waits for a sweep, as
+ * every free did before the stacks (tcmalloc's thread cache, too, lets go
+ * of its newest frees when a list is over its length). */
+#include "mcache_internal.h"
+
+#include "error.h"
+
+#include <string.h>
+
+/* The empty and orphan caches have no stacks (their tops are GM_HOT_NONE). */
+static bool has_stacks(gm_mcache_t *c) { return c != &gm_empty_mcache && c != &gm_mcache_orphan; }
+
+/* The bottom word of class spc's stack, and its number of entries. */
+static uint64_t *bottom(gm_mcache_t *c, unsigned spc) { return c->hot[spc]; }
+static unsigned depth(gm_mcache_t *c, unsigned spc) {
+  return has_stacks(c) ? (unsigned)(c->hot_top[spc] - bottom(c, spc)) : 0;
+}
+
+/* Entry e leaves a stack without being handed out: its free, which
+ * waits for a sweep now, is counted if its span is still ours (a span
+ * taken by a reclaimer is someone else's business). True if the count
+ * reached its notify point (see gm_mcache_notify). Owner only, in its
+ * busy section or under its cache lock. */
+static bool count_dropped(gm_mcache_t *c, uint64_t e) {
+  gm_mspan_t *s = (gm_mspan_t *)(uintptr_t)(e >> 16);
+  return gm_load_relaxed(&s->owner) == c && --s->notify_ctr == 0;
+}
+
+/* Keep the entries of class spc for which keep() holds, in their order;
+ * count the others if count. */
+static void filter(gm_mcache_t *c, unsigned spc, bool (*keep)(gm_mspan_t *, void *), void *arg,
+                   bool count) {
+  uint64_t *h = bottom(c, spc);
+  unsigned n = depth(c, spc), k = 0;
+  for (unsigned i = 1; i <= n; i++) {
+    if (keep((gm_mspan_t *)(uintptr_t)(h[i] >> 16), arg))
+      h[++k] = h[i];
+    else if (count && count_dropped(c, h[i]))
+      gm_fatal("hot stack inconsistent", (void *)(h[i] >> 16), "dropped from a listed span");
+  }
+  c->hot_top[spc] = &h[k];
+}
+
+static bool not_span(gm_mspan_t *s, void *arg) { return s != arg; }
+static bool owned_by(gm_mspan_t *s, void *arg) { return gm_load_relaxed(&s->owner) == arg; }
+
+void gm_mcache_hot_drop_span(gm_mcache_t *c, gm_mspan_t *s) {
+  /* s is current or off its list (notify never), so counting it cannot
+   * call for a notify. */
+  if (depth(c, s->spanclass))
+    filter(c, s->spanclass, not_span, s, true);
+}
+
+void gm_mcache_hot_drop_unowned(gm_mcache_t *c, gm_spanclass_t spc) {
+  if (depth(c, spc))
+    filter(c, spc, owned_by, c, false);
+}
+
+void gm_mcache_hot_discard(gm_mcache_t *c) {
+  if (has_stacks(c))
+    for (unsigned i = 0; i < GM_NUM_SPAN_CLASSES; i++)
+      c->hot_top[i] = bottom(c, i);
+}
+
+void gm_mcache_hot_restore(gm_mcache_t *c) {
+  if (!c->hot_stale)
+    return;
+  c->hot_stale = 0;
+  /* The spans a trimmer put back are ours and were not swept: count
+   * their entries' frees before forgetting them. */
+  for (unsigned i = 0; i < GM_NUM_SPAN_CLASSES; i++) {
+    uint64_t *h = bottom(c, i);
+    for (unsigned k = 1; k <= depth(c, i); k++)
+      if (count_dropped(c, h[k]))
+        gm_mcache_notify_locked(c, (gm_mspan_t *)(uintptr_t)(h[k] >> 16));
+    c->hot_top[i] = h;
+  }
+}
+
+void *gm_mcache_alloc_stale(size_t size) {
+  gm_mcache_t *c = gm_tls_mcache;
+  unsigned spc = gm_size_to_spanclass(size);
+  gm_mcache_hot_drop_unowned(c, (gm_spanclass_t)spc);
+  return gm_mcache_alloc_span(c, spc, size);
+}
+
+uint64_t gm_mcache_hot_pops(gm_mcache_t *c, unsigned spc) { return gm_load_relaxed(&c->hot_pops[spc]); }
+
+#if GM_DEBUG
+void gm_mcache_hot_check(gm_mcache_t *c, gm_spanclass_t spc) {
+  uint64_t *h = bottom(c, spc);
+  if (!has_stacks(c)) {
+    if (c->hot_top[spc] != GM_HOT_NONE || *GM_HOT_NONE)
+      gm_fatal("hot stack inconsistent", c, "a cache without stacks has one");
+    return;
+  }
+  if (h[0] != 0 || depth(c, spc) > GM_HOT_CAP)
+    gm_fatal("hot stack inconsistent", h, "bottom word or top pointer overwritten");
+  for (unsigned i = 1; i <= depth(c, spc); i++) {
+    gm_mspan_t *s = (gm_mspan_t *)(uintptr_t)(h[i] >> 16);
+    size_t idx = (uint16_t)h[i];
+    void *p = (void *)(s->base + idx * s->elemsize);
+    if (s->owner != c) {
+      if (c->hot_stale)
+        continue; /* taken by a reclaimer: dropped at this slow path's start */
+      gm_fatal("hot stack inconsistent", p, "entry names a span this cache does not own");
+    }
+    if (s->state != GM_SPAN_CACHED || s->spanclass != spc || idx >= s->nelems)
+      gm_fatal("hot stack inconsistent", p, "entry names a slot of another class");
+    if (!gm_bit_test(*gm_span_lfree(s, idx / 64), idx))
+      gm_fatal("hot stack inconsistent", p, "entry names a slot that is not free");
+  }
+}
+#endif
