@@ -21,7 +21,7 @@ gm_mspan_t gm_empty_span = {.alloc_cache = 0, .nelems = 0, .freeindex = 0, .stat
  * ever pushed on it (no span has either cache as an owner its thread
  * frees into); were it, the push would find it full (its top word is the
  * last of a block) and go out of line. */
-uint64_t gm_hot_none[GM_HOT_WORDS] GM_ALIGNED(GM_HOT_BYTES);
+gm_hot_slot_t gm_hot_none[GM_HOT_SLOTS] GM_ALIGNED(GM_HOT_BYTES);
 
 gm_mcache_t gm_empty_mcache = {.alloc = {[0 ... GM_NUM_SPAN_CLASSES - 1] = &gm_empty_span},
                                .hot_top = {[0 ... GM_NUM_SPAN_CLASSES - 1] = GM_HOT_NONE}};

@@ -16,22 +16,28 @@
 #include "span.h"
 
 /* Hot slots (see mcache_hot.c): per span class, a LIFO stack of slots the
- * owner freed, which its next malloc of the class hands out again. A
- * class's stack is a block of GM_HOT_WORDS words, aligned to its size:
- * word 0 stays 0 (the bottom, so "empty" is one load and test), the
- * entries (span << 16 | slot index) follow, and the word after the block
- * is the next block's: a push whose new top is block-aligned finds the
- * stack full. */
-#define GM_HOT_WORDS 32
-#define GM_HOT_BYTES (GM_HOT_WORDS * 8)
-#define GM_HOT_CAP (GM_HOT_WORDS - 1)
+ * owner freed, which its next malloc of the class hands out again. An
+ * entry is a span and a slot index (two words: packing them in one cost
+ * three instructions more per free and malloc). A class's stack is a
+ * block of GM_HOT_SLOTS entries, aligned to its size: entry 0 stays
+ * {NULL, 0} (the bottom, so "empty" is one load and test), and a push
+ * whose new top is block-aligned finds the stack full. */
+typedef struct gm_hot_slot {
+  gm_mspan_t *span;
+  void *p;        /* the block */
+  uint64_t *word; /* the bitmap word group holding its bits (gm_span_abits) */
+  size_t idx;     /* its slot index */
+} gm_hot_slot_t;
+#define GM_HOT_SLOTS 16
+#define GM_HOT_BYTES (GM_HOT_SLOTS * (size_t)sizeof(gm_hot_slot_t))
+#define GM_HOT_CAP (GM_HOT_SLOTS - 1)
 
 typedef struct gm_mcache {
   /* Each class's hot stack: its top entry, or its bottom word when empty
    * (owner only). First: the fast paths load and store it at one address,
    * which the compiler builds in a register unless the offset is 0 (one
    * instruction in malloc and in free). */
-  uint64_t *hot_top[GM_NUM_SPAN_CLASSES];
+  gm_hot_slot_t *hot_top[GM_NUM_SPAN_CLASSES];
   gm_mspan_t *alloc[GM_NUM_SPAN_CLASSES]; /* current span per span class */
   uint64_t hot_pops[GM_NUM_SPAN_CLASSES]; /* slots each stack handed out */
   /* Exhausted spans this cache still owns (state CACHED, owner = this
@@ -72,7 +78,7 @@ typedef struct gm_mcache {
    * owner's next slow path empties them (cache lock). */
   uint8_t hot_stale;
   /* The hot stacks, last: a class's words are touched only once used. */
-  uint64_t hot[GM_NUM_SPAN_CLASSES][GM_HOT_WORDS] GM_ALIGNED(GM_HOT_BYTES);
+  gm_hot_slot_t hot[GM_NUM_SPAN_CLASSES][GM_HOT_SLOTS] GM_ALIGNED(GM_HOT_BYTES);
 } gm_mcache_t;
 
 /* The thread's fast-path state in one initial-exec TLS object: in a shared
@@ -172,15 +178,17 @@ GM_INLINE void *gm_mcache_alloc_small(size_t size) {
   size_t spc = gm_size_to_spanclass(size); /* wide: an index, not extended */
   gm_mcache_t *c = gm_tls_mcache;
   gm_busy_enter();
-  uint64_t *t = c->hot_top[spc];
-  uint64_t e = *t;
-  if (GM_LIKELY(e != 0)) {
-    gm_mspan_t *s = (gm_mspan_t *)(uintptr_t)(e >> 16);
+  gm_hot_slot_t *t = c->hot_top[spc];
+  gm_mspan_t *s = t->span;
+  if (GM_LIKELY(s != NULL)) {
     if (GM_UNLIKELY(!gm_span_owned_by(s, c)))
       return gm_mcache_alloc_stale(size);
+    void *p = t->p;
+    uint64_t *wp = t->word;
+    size_t idx = t->idx;
     c->hot_top[spc] = t - 1;
     gm_mcache_count_pop(c, spc);
-    void *p = gm_span_hot_take(s, (uint16_t)e);
+    gm_span_hot_take(s, wp, idx);
     gm_busy_exit();
     return p;
   }
@@ -189,12 +197,16 @@ GM_INLINE void *gm_mcache_alloc_small(size_t size) {
 
 /* The owner's free of slot idx of s, its local_free bit just set: push it
  * on the class's hot stack. False if the stack is full. */
-GM_INLINE bool gm_mcache_hot_push(gm_mcache_t *c, gm_mspan_t *s, size_t idx) {
-  uint64_t **tp = &c->hot_top[s->spanclass];
-  uint64_t *t = *tp + 1;
+GM_INLINE bool gm_mcache_hot_push(gm_mcache_t *c, gm_mspan_t *s, void *p, uint64_t *wp,
+                                   size_t idx) {
+  gm_hot_slot_t **tp = &c->hot_top[s->spanclass];
+  gm_hot_slot_t *t = *tp + 1;
   if (GM_UNLIKELY(((uintptr_t)t & (GM_HOT_BYTES - 1)) == 0))
     return false;
-  *t = (uint64_t)(uintptr_t)s << 16 | idx;
+  t->span = s;
+  t->p = p;
+  t->word = wp;
+  t->idx = idx;
   *tp = t;
   return true;
 }

@@ -15,8 +15,8 @@
  * written into the blocks, and the bitmaps stay the truth: a slot on a
  * stack is free in them (local_free set, counted in notify_ctr), so a
  * second free of it is caught as a double free, as before, and a sweep or
- * the stats see a plain free slot. An entry is span << 16 | index; a span
- * struct never moves, so popping costs no span lookup.
+ * the stats see a plain free slot. An entry names the span and the slot
+ * index; a span struct never moves, so popping costs no span lookup.
  *
  * The invariant: an entry naming a span this cache owns names a slot of
  * the stack's class whose local_free bit is set, not swept since the push.
@@ -52,19 +52,19 @@
 /* The empty and orphan caches have no stacks (their tops are GM_HOT_NONE). */
 static bool has_stacks(gm_mcache_t *c) { return c != &gm_empty_mcache && c != &gm_mcache_orphan; }
 
-/* The bottom word of class spc's stack, and its number of entries. */
-static uint64_t *bottom(gm_mcache_t *c, unsigned spc) { return c->hot[spc]; }
+/* The bottom entry of class spc's stack, and its number of entries. */
+static gm_hot_slot_t *bottom(gm_mcache_t *c, unsigned spc) { return c->hot[spc]; }
 static unsigned depth(gm_mcache_t *c, unsigned spc) {
   return has_stacks(c) ? (unsigned)(c->hot_top[spc] - bottom(c, spc)) : 0;
 }
 
-/* Entry e leaves a stack without being handed out: its free, which
+/* An entry leaves a stack without being handed out: its free, which
  * waits for a sweep now, is counted if its span is still ours (a span
  * taken by a reclaimer is someone else's business). True if the count
  * reached its notify point (see gm_mcache_notify). Owner only, in its
  * busy section or under its cache lock. */
-static bool count_dropped(gm_mcache_t *c, uint64_t e) {
-  gm_mspan_t *s = (gm_mspan_t *)(uintptr_t)(e >> 16);
+static bool count_dropped(gm_mcache_t *c, const gm_hot_slot_t *e) {
+  gm_mspan_t *s = e->span;
   return gm_load_relaxed(&s->owner) == c && --s->notify_ctr == 0;
 }
 
@@ -72,13 +72,13 @@ static bool count_dropped(gm_mcache_t *c, uint64_t e) {
  * count the others if count. */
 static void filter(gm_mcache_t *c, unsigned spc, bool (*keep)(gm_mspan_t *, void *), void *arg,
                    bool count) {
-  uint64_t *h = bottom(c, spc);
+  gm_hot_slot_t *h = bottom(c, spc);
   unsigned n = depth(c, spc), k = 0;
   for (unsigned i = 1; i <= n; i++) {
-    if (keep((gm_mspan_t *)(uintptr_t)(h[i] >> 16), arg))
+    if (keep(h[i].span, arg))
       h[++k] = h[i];
-    else if (count && count_dropped(c, h[i]))
-      gm_fatal("hot stack inconsistent", (void *)(h[i] >> 16), "dropped from a listed span");
+    else if (count && count_dropped(c, &h[i]))
+      gm_fatal("hot stack inconsistent", (void *)h[i].span->base, "dropped from a listed span");
   }
   c->hot_top[spc] = &h[k];
 }
@@ -111,10 +111,10 @@ void gm_mcache_hot_restore(gm_mcache_t *c) {
   /* The spans a trimmer put back are ours and were not swept: count
    * their entries' frees before forgetting them. */
   for (unsigned i = 0; i < GM_NUM_SPAN_CLASSES; i++) {
-    uint64_t *h = bottom(c, i);
+    gm_hot_slot_t *h = bottom(c, i);
     for (unsigned k = 1; k <= depth(c, i); k++)
-      if (count_dropped(c, h[k]))
-        gm_mcache_notify_locked(c, (gm_mspan_t *)(uintptr_t)(h[k] >> 16));
+      if (count_dropped(c, &h[k]))
+        gm_mcache_notify_locked(c, h[k].span);
     c->hot_top[i] = h;
   }
 }
@@ -130,17 +130,17 @@ uint64_t gm_mcache_hot_pops(gm_mcache_t *c, unsigned spc) { return gm_load_relax
 
 #if GM_DEBUG
 void gm_mcache_hot_check(gm_mcache_t *c, gm_spanclass_t spc) {
-  uint64_t *h = bottom(c, spc);
+  gm_hot_slot_t *h = bottom(c, spc);
   if (!has_stacks(c)) {
-    if (c->hot_top[spc] != GM_HOT_NONE || *GM_HOT_NONE)
+    if (c->hot_top[spc] != GM_HOT_NONE || GM_HOT_NONE->span)
       gm_fatal("hot stack inconsistent", c, "a cache without stacks has one");
     return;
   }
-  if (h[0] != 0 || depth(c, spc) > GM_HOT_CAP)
-    gm_fatal("hot stack inconsistent", h, "bottom word or top pointer overwritten");
+  if (h[0].span || depth(c, spc) > GM_HOT_CAP)
+    gm_fatal("hot stack inconsistent", h, "bottom entry or top pointer overwritten");
   for (unsigned i = 1; i <= depth(c, spc); i++) {
-    gm_mspan_t *s = (gm_mspan_t *)(uintptr_t)(h[i] >> 16);
-    size_t idx = (uint16_t)h[i];
+    gm_mspan_t *s = h[i].span;
+    size_t idx = h[i].idx;
     void *p = (void *)(s->base + idx * s->elemsize);
     if (s->owner != c) {
       if (c->hot_stale)

@@ -62,8 +62,8 @@ GM_INLINE void gm_clist_unlink(gm_mcache_t *c, gm_spanclass_t spc, gm_mspan_t *s
  * longer owns, discard all of them; restore empties them if a reclaimer
  * took spans (cache lock held); pops is the count of slots class spc
  * handed out from its stack. */
-extern uint64_t gm_hot_none[GM_HOT_WORDS];
-#define GM_HOT_NONE (&gm_hot_none[GM_HOT_WORDS - 1])
+extern gm_hot_slot_t gm_hot_none[GM_HOT_SLOTS];
+#define GM_HOT_NONE (&gm_hot_none[GM_HOT_SLOTS - 1])
 /* gm_mcache_notify for one span, c's lock held (mcache.c). */
 void gm_mcache_notify_locked(gm_mcache_t *c, gm_mspan_t *s);
 void gm_mcache_hot_drop_span(gm_mcache_t *c, gm_mspan_t *s);

@@ -152,14 +152,12 @@ GM_INLINE bool gm_span_owned_by(gm_mspan_t *s, const struct gm_mcache *c) {
 }
 
 /* Hand out slot idx of s again straight from the owner's hot stack
- * (mcache.h): the slot's local_free bit goes, so the bitmaps say
- * "allocated" as before its free (which notify_ctr never counted). The
- * slot may hold old data. */
-GM_INLINE void *gm_span_hot_take(gm_mspan_t *s, size_t idx) {
-  uint64_t *wp = gm_span_abits(s, idx / 64); /* as in free: one address */
+ * (mcache.h); wp = gm_span_abits(s, idx / 64). The slot's local_free bit
+ * goes, so the bitmaps say "allocated" as before its free (which
+ * notify_ctr never counted). The slot may hold old data. */
+GM_INLINE void gm_span_hot_take(gm_mspan_t *s, uint64_t *wp, size_t idx) {
   gm_store_relaxed(&wp[1], gm_bit_clear(wp[1], idx));
   s->needzero = 1;
-  return (void *)(s->base + idx * s->elemsize);
 }
 
 /* notify_ctr start for "never notify": no span has this many slots, so
