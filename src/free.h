@@ -84,8 +84,9 @@ void gm_free_unmapped(void *p);
 /* Free: span lookup in the window (else the arena map), then the object
  * index by divMul, a check that p is the object's base and is allocated,
  * and one bit set in a free bitmap: plainly if this thread owns the span,
- * atomically if not. The slot becomes allocatable again at the span's next
- * sweep. */
+ * atomically if not. The owner's slot goes on its hot stack too, for its
+ * next malloc of the class (mcache_hot.c); another thread's becomes
+ * allocatable again at the span's next sweep. */
 GM_INLINE void gm_free_impl(void *p) {
   /* Before the checks: memcheck reports a bad free with its stacks, then
    * gomalloc aborts naming the fault. */

@@ -19,8 +19,8 @@ gm_mspan_t gm_empty_span = {.alloc_cache = 0, .nelems = 0, .freeindex = 0, .stat
 
 /* The hot stack of the empty and orphan caches: always empty. Nothing is
  * ever pushed on it (no span has either cache as an owner its thread
- * frees into); were it, the push would find it full (its top word is the
- * last of a block) and go out of line. */
+ * frees into); were it, the push would find it full (its top entry is the
+ * last of a block) and count the free as a full stack's. */
 gm_hot_slot_t gm_hot_none[GM_HOT_SLOTS] GM_ALIGNED(GM_HOT_BYTES);
 
 gm_mcache_t gm_empty_mcache = {.alloc = {[0 ... GM_NUM_SPAN_CLASSES - 1] = &gm_empty_span},
@@ -45,6 +45,11 @@ __thread gm_tls_t gm_tls __attribute__((tls_model("initial-exec"))) = {.mcache =
  *          free that empties a ready span counts it (nempty), and before
  *          a refill would grow the heap, the cache hands back the empty
  *          spans of every class (release_empty).
+ *
+ * The owner's frees counted here are those that wait for a sweep: a free
+ * on the class's hot stack (mcache_hot.c) is counted only if it leaves the
+ * stack without being handed out again, and one that finds the stack full
+ * is counted at once.
  *
  * Other threads' frees into owned spans set remote bits only; the first one
  * in a word bumps remote_hint, and a refill that finds no ready span looks

@@ -12,12 +12,16 @@
  *   freeindex    every slot below it is allocated, whatever alloc_bits says.
  *                Allocation never writes alloc_bits; it only moves
  *                freeindex and shifts alloc_cache (Go's invariant).
- *   local_free   slots freed by the owning thread (plain writes).
+ *   local_free   slots freed by the owning thread (plain writes; cleared
+ *                again when its hot stack hands the slot out).
  *   remote_free  slots freed by other threads (atomic OR).
  *
- * A slot is free again only after a sweep: gm_span_sweep() folds both free
- * bitmaps into alloc_bits, resets freeindex to 0 and recounts, as Go's
- * sweeper folds gcmarkBits into allocBits. gcmark_bits is kept (NULL) for
+ * A slot is allocatable again after a sweep: gm_span_sweep() folds both
+ * free bitmaps into alloc_bits, resets freeindex to 0 and recounts, as
+ * Go's sweeper folds gcmarkBits into allocBits. Or, for a slot its owner
+ * freed, sooner: the owner's hot stack (mcache_hot.c) hands it out again
+ * and clears its local_free bit (gm_span_hot_take), so the bitmaps say
+ * "allocated" as before the free. gcmark_bits is kept (NULL) for
  * the future garbage-collected heap, whose sweep will compute
  * alloc = marks & ~freed.
  *
