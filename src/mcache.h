@@ -77,6 +77,7 @@ typedef struct gm_mcache {
   /* A reclaimer or trimmer took spans the hot stacks may name: the
    * owner's next slow path empties them (cache lock). */
   uint8_t hot_stale;
+  uint8_t hot_on; /* has stacks (else every top is GM_HOT_NONE) */
   /* The hot stacks, last: a class's words are touched only once used. */
   gm_hot_slot_t hot[GM_NUM_SPAN_CLASSES][GM_HOT_SLOTS] GM_ALIGNED(GM_HOT_BYTES);
 } gm_mcache_t;

@@ -49,8 +49,9 @@
 
 #include <string.h>
 
-/* The empty and orphan caches have no stacks (their tops are GM_HOT_NONE). */
-static bool has_stacks(gm_mcache_t *c) { return c != &gm_empty_mcache && c != &gm_mcache_orphan; }
+/* The empty and orphan caches have no stacks, nor has any cache with
+ * GOMALLOC_HOT=off: their tops are GM_HOT_NONE. */
+static bool has_stacks(gm_mcache_t *c) { return c->hot_on; }
 
 /* The bottom entry of class spc's stack, and its number of entries. */
 static gm_hot_slot_t *bottom(gm_mcache_t *c, unsigned spc) { return c->hot[spc]; }

@@ -9,6 +9,7 @@
 #include "error.h"
 #include "fixalloc.h"
 #include "mcentral.h"
+#include "options.h"
 
 #include <pthread.h>
 #include <stddef.h>
@@ -58,10 +59,14 @@ static gm_mcache_t *mcache_create(void) {
       c->full[i] = c->ready[i] = c->full_tail[i] = NULL;
       c->nfull[i] = 0;
       c->remote_hint[i] = c->remote_seen[i] = 0;
-      c->hot_top[i] = c->hot[i]; /* empty; the bottom words stay 0 */
+      /* Empty (the bottom entries stay {NULL, 0}); with GOMALLOC_HOT=off
+       * the always empty and always full GM_HOT_NONE: each free is then
+       * counted for its span's sweep, as before the stacks. */
+      c->hot_top[i] = gm_options.hot ? c->hot[i] : GM_HOT_NONE;
       c->hot_pops[i] = 0;
     }
     c->hot_stale = 0;
+    c->hot_on = gm_options.hot;
     c->trimming = c->gave_up = 0;
     c->trim_taken[0] = c->trim_taken[1] = c->trim_taken[2] = NULL;
     c->trim_epoch = 0;

@@ -29,6 +29,7 @@ typedef struct gm_options {
   size_t retain_max;                    /* GOMALLOC_RETAIN_MAX, bytes (0 = none) */
   size_t report_pid;                    /* GOMALLOC_REPORT_PID (0 = every process) */
   uintptr_t heap_base;                  /* GOMALLOC_HEAP_BASE (0 = random) */
+  bool hot;                             /* GOMALLOC_HOT */
 } gm_options_t;
 extern gm_options_t gm_options;
 

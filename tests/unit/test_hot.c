@@ -74,12 +74,13 @@ static void test_lifo(void) {
     b[i] = gm_malloc(100);
   for (int i = 0; i < K; i++)
     gm_free(b[i]);
+  void *r[K];
   for (int i = K - 1; i >= 0; i--) {
-    void *r = gm_malloc(100);
-    CHECK(r == b[i], "LIFO: expected block %d (%p), got %p", i, b[i], r);
+    r[i] = gm_malloc(100);
+    CHECK(r[i] == b[i], "LIFO: expected block %d (%p), got %p", i, b[i], r[i]);
   }
   for (int i = 0; i < K; i++)
-    gm_free(b[i]);
+    gm_free(r[i]);
   gm_free(q);
   gm_free(warm);
 }
