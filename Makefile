@@ -20,7 +20,7 @@ CMAKE_FLAGS := -DCMAKE_BUILD_TYPE=$(if $(SAN),RelWithDebInfo,$(BUILD_TYPE)) \
 	-DGM_VALGRIND=$(if $(VALGRIND),ON,OFF) -DCMAKE_INSTALL_PREFIX=$(PREFIX) \
 	-DGM_BUILD_TESTS=ON -DGM_BUILD_BENCH=ON
 
-.PHONY: all build configure test bench icount fuzz install package clean
+.PHONY: bench-gc all build configure test bench icount fuzz install package clean
 
 all: build
 
@@ -42,6 +42,15 @@ test: build
 bench: build
 	@if [ -x bench/run.sh ]; then bench/run.sh $(BUILD_DIR); \
 	else echo "bench: no benchmark suite yet"; fi
+	@$(MAKE) --no-print-directory bench-gc
+
+# The collected heap against Boehm GC and gomalloc's malloc/free
+# (bench/gc/run.sh; part of `make bench`): the table also goes to
+# bench/results/gc-latest.md.
+bench-gc: build
+	@mkdir -p bench/results
+	@echo; echo "## The collected heap: Boehm GC, gomalloc's collected heap, gomalloc malloc/free"; echo
+	@bench/gc/run.sh $(BUILD_DIR) | tee bench/results/gc-latest.md
 
 # Instruction counts of the fast paths and a few fixed loops (callgrind),
 # against bench/icount/icount.golden; ICOUNT=--write rewrites the golden file.

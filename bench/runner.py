@@ -37,7 +37,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
-# name, program, mode arguments, threads ("1" or "T"), default scale, QUICK
+# name, program, mode arguments, threads ("1", "T" or a fixed count), default scale, QUICK
 # scale, max repeats (None: all), one-line description
 WORKLOADS = [
     ("pairs-tiny", "wl_pairs", ["tiny"], "1", 1.0, 0.1, None, "malloc/free pairs, 8-64 B"),
@@ -57,6 +57,12 @@ WORKLOADS = [
     ("app", "wl_app", [], "1", 1.0, 0.1, None, "hash table + tree of strings"),
     ("phase", "wl_phase", [], "1", 1.0, 0.1, 3, "grow 1 GiB, free 90%, settle, regrow"),
     ("bigbuf", "wl_bigbuf", [], "1", 1.0, 0.1, None, "malloc/fill/free 5-25 MiB buffers"),
+    ("replace", "wl_replace", [], "1", 1.0, 0.1, None, "4000 live blocks of 8-520 B, random replacement"),
+    ("replace-mt", "wl_replace", [], "64", 1.0, 0.1, None, "replace on 64 threads, RSS with half freed"),
+    ("workset", "wl_workset", [], "T", 1.0, 0.1, None, "10k live blocks of 8 B-4 KiB per thread"),
+    ("handoff", "wl_handoff", [], "T", 1.0, 0.1, None, "threads hand their live blocks on and exit"),
+    ("rings", "wl_rings", [], "T", 1.0, 0.1, None, "ring of threads, mixed sizes, remote frees"),
+    ("bigset", "wl_bigset", [], "1", 1.0, 0.1, None, "20 live 5-25 MiB buffers replaced, fully written"),
 ]
 
 # workloads left out of the time geometric mean (wall time mostly fixed)
@@ -211,7 +217,7 @@ def describe_status(code):
 
 def run_once(argv, env, timeout):
     """Returns (exit code or None on timeout, wall s, user s, sys s,
-    maxrss KiB, stdout, stderr)."""
+    maxrss KiB, minor page faults, stdout, stderr)."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         state = {"done": False, "killed": False}
         lock = threading.Lock()
@@ -235,7 +241,7 @@ def run_once(argv, env, timeout):
         out.seek(0)
         err.seek(0)
         code = None if state["killed"] else os.waitstatus_to_exitcode(status)
-        return (code, wall, ru.ru_utime, ru.ru_stime, ru.ru_maxrss,
+        return (code, wall, ru.ru_utime, ru.ru_stime, ru.ru_maxrss, ru.ru_minflt,
                 out.read().decode(errors="replace"), err.read().decode(errors="replace"))
 
 
@@ -254,6 +260,7 @@ class Sample:
         self.wall = self.user = self.sys = self.cpu = None
         self.maxrss = None        # KiB
         self.maxrss_wait4 = None  # KiB
+        self.minflt = None        # minor page faults (wait4)
         self.result = {}
 
 
@@ -261,8 +268,8 @@ def run_sample(w, alloc, rep, threads, scale, bench_dir, timeout):
     name, prog, mode, _, _, _, _, _ = w
     argv = [os.path.join(bench_dir, prog)] + mode + ["%g" % scale, str(threads)]
     s = Sample(name, alloc.name, rep, threads)
-    code, wall, user, sys_, maxrss, out, err = run_once(argv, child_env(alloc), timeout)
-    s.wall, s.user, s.sys, s.cpu, s.maxrss = wall, user, sys_, user + sys_, maxrss
+    code, wall, user, sys_, maxrss, minflt, out, err = run_once(argv, child_env(alloc), timeout)
+    s.wall, s.user, s.sys, s.cpu, s.maxrss, s.minflt = wall, user, sys_, user + sys_, maxrss, minflt
     res = parse_result(out)
     errtail = " | ".join(err.strip().splitlines()[-3:])
     if code != 0:
@@ -526,6 +533,28 @@ def build_report(args, allocs, refused, samples, notes, elapsed, started):
             L.append("| %s | %s |" % (a, " | ".join("-" if x is None else "%g" % x for x in v)))
         L.append("")
 
+    big = [wl for wl in ("bigbuf", "bigset", "pairs-large") if wl in wl_names]
+    if big:
+        L.append("## Minor page faults of the big-block workloads, thousands: median (a fault per 4 KiB "
+                 "page an allocator gave back and the program wrote again)")
+        L.append("")
+        L.append("| workload | " + " | ".join(names) + " |")
+        L.append("|---|" + "---:|" * len(names))
+        for wl in big:
+            L.append("| %s | %s |" % (wl, " | ".join(cell(wl, a, "minflt", 1 / 1000) for a in names)))
+        L.append("")
+    if "replace-mt" in wl_names:
+        L.append("## Random replacement on %s threads (replace-mt): RSS once every thread has freed half its "
+                 "blocks, MiB (median)" % wl_threads.get("replace-mt", "?"))
+        L.append("")
+        L.append("| allocator | RSS, half freed | ratio to %s |" % base)
+        L.append("|---|---:|---:|")
+        b = extra("replace-mt", base, "half_rss_kb")
+        for a in names:
+            v = extra("replace-mt", a, "half_rss_kb")
+            L.append("| %s | %s | %s |" % (a, fmt_num(v / 1024) if v is not None else "-",
+                                           fmt_ratio(v / b) if v is not None and b else "-"))
+        L.append("")
     problems = [s for s in samples if s.status != "ok"]
     L.append("## Failures")
     L.append("")
@@ -562,10 +591,10 @@ def write_csv(path, samples, started):
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["started", "workload", "allocator", "repeat", "threads", "status", "wall_s", "cpu_s", "user_s",
-                    "sys_s", "hwm_kb", "maxrss_wait4_kb", "internal_s", "ops", "checksum"] + keys + ["detail"])
+                    "sys_s", "hwm_kb", "maxrss_wait4_kb", "minflt", "internal_s", "ops", "checksum"] + keys + ["detail"])
         for s in samples:
             w.writerow([started.isoformat(timespec="seconds"), s.workload, s.alloc, s.rep + 1, s.threads, s.status,
-                        "%.4f" % s.wall, "%.4f" % s.cpu, "%.4f" % s.user, "%.4f" % s.sys, s.maxrss, s.maxrss_wait4,
+                        "%.4f" % s.wall, "%.4f" % s.cpu, "%.4f" % s.user, "%.4f" % s.sys, s.maxrss, s.maxrss_wait4, s.minflt,
                         s.result.get("time_s", ""), s.result.get("ops", ""), s.result.get("checksum", "")] +
                        [s.result.get(k, "") for k in keys] + [s.detail])
 
@@ -678,7 +707,7 @@ def main():
     done = 0
     for w in args.workloads:
         name, _, _, tkind, scale, qscale, maxrep, _ = w
-        threads = 1 if tkind == "1" else max(2, args.threads)
+        threads = max(2, args.threads) if tkind == "T" else int(tkind)
         s_scale = (qscale if args.quick else scale) * args.scale
         reps = min(args.repeats, maxrep or args.repeats)
         for rep in range(reps):

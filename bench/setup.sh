@@ -1,13 +1,14 @@
 #!/bin/sh
 # Installs what the benchmark needs on Debian, when it is missing:
 #   libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0   the peer allocators
+#   libgc-dev                                          Boehm GC, for bench/gc
 #   gnuplot-nox                                        the chart
 #   python3                                            the runner
 # Needs root (or password-less sudo) to install; without it, or when apt-get
 # fails, it says so and the benchmark carries on without what is missing.
 # Always exits 0. Called by bench/run.sh (skip with NO_SETUP=1).
 
-pkgs="libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0 gnuplot-nox python3"
+pkgs="libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0 libgc-dev gnuplot-nox python3"
 
 say() { echo "bench/setup: $*" >&2; }
 

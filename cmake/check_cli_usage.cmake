@@ -3,8 +3,10 @@
 #   cmake -DCLI=<gomalloc> -P check_cli_usage.cmake
 set(cases
   "0|--help" "0|help" "0|help|sizeclasses" "0|sizeclasses|--help" "0|sizeclasses" "0|--version"
-  "2|" "2|nosuchcommand" "2|--nosuchflag" "2|sizeclasses|--nosuchflag" "2|sizeclasses|extra"
-  "2|help|nosuchcommand")
+  "2|" "2|nosuchcommand" "2|--nosuchflag" "2|sizeclasses|--nosuchflag" "2|sizeclasses|--fit"
+  "2|sizeclasses|--align8" "2|sizeclasses|--fine" "2|sizeclasses|extra"
+  "2|help|nosuchcommand" "0|report|--help" "0|help|report" "2|report" "2|report|--nosuchflag"
+  "2|report|a|b")
 foreach(c IN LISTS cases)
   string(REPLACE "|" ";" args "${c}")
   list(POP_FRONT args want)

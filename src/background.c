@@ -8,7 +8,8 @@
  * the caches of threads idle for two rounds (gm_mcache_reclaim_idle) and
  * mcentral releases the free pages inside cold partial spans
  * (gm_mcentral_scavenge, class by class); then the scavenger releases free
- * heap pages above the target (gm_scavenge_heap).
+ * heap pages above the target (gm_scavenge_heap): from chunks the program
+ * has not used for half a second, and from any chunk above the limit.
  *
  * Why one thread: all of this is the same kind of work (give back what the
  * program no longer uses), paced by one clock and one budget, so a tick can
@@ -96,7 +97,7 @@ static void *background_main(void *arg) {
     if (!gm_load_relaxed(&gm_options.scavenger))
       continue;
 
-    size_t retained, target = gm_scavenger_target(&window, tick, &retained);
+    size_t retained, limit, target = gm_scavenger_target(&window, tick, &retained, &limit);
 
     if (credit == 0)
       continue;
@@ -113,8 +114,12 @@ static void *background_main(void *arg) {
       retained = gm_mheap_retained_locked();
       gm_unlock(&gm_heap.lock);
     }
-    if (retained > target && retained - target > (1u << 20) && gm_sys_thread_cpu_ns() < deadline)
-      gm_scavenge_heap(retained - target, deadline);
+    if (retained > target && retained - target > (1u << 20) && gm_sys_thread_cpu_ns() < deadline) {
+      size_t n = gm_scavenge_heap(retained - target, GM_SCAV_HOT_TICKS, deadline);
+      retained -= n < retained ? n : retained;
+      if (retained > limit && gm_sys_thread_cpu_ns() < deadline)
+        gm_scavenge_heap(retained - limit, 0, deadline);
+    }
     uint64_t spent = gm_sys_thread_cpu_ns() - t0;
     credit = spent < credit ? credit - spent : 0;
   }

@@ -151,10 +151,12 @@ static unsigned char *large_layout(gm_mspan_t *s, size_t n, size_t a, bool guard
   size_t tail = room - off - n;
   memset(p + n, GM_DBG_CANARY_BYTE, tail < LARGE_TAIL_MAX ? tail : LARGE_TAIL_MAX);
   s->dbg_size = n;
-  s->dbg_off = (uint32_t)off;
   /* Without a free mapping left mprotect fails: keep the layout, skip the
    * protection. */
   s->dbg_guard = !guard ? 0 : mprotect(base + room, GM_PAGE_SIZE, PROT_NONE) == 0 ? 2 : 1;
+  /* Last: a free racing this malloc with a stale pointer to these pages
+   * matches the block only once it is whole (gm_dbg_large_ptr). */
+  gm_store_release(&s->dbg_off, (uint32_t)off);
   return p;
 }
 
@@ -243,15 +245,25 @@ static size_t small_check(gm_mspan_t *s, unsigned char *p) {
   return n;
 }
 
+/* Claim large span s, found live with block p, before looking at the
+ * block (span.h): the loser of two racing frees (or a free and a realloc)
+ * would otherwise check canaries, unprotect a guard page, or copy, in pages
+ * that may be another block's by now. Between the look and the claim the
+ * struct may have gone to a new block, so the claim is checked against p
+ * (the process aborts either way, the claim is not undone). */
+static void large_claim(gm_mspan_t *s, void *p, bool is_free) {
+  uint8_t seen;
+  if (!gm_span_claim_large(s, &seen) || gm_dbg_large_ptr(s) != (uintptr_t)p) {
+    if (is_free)
+      gm_fatal_double_free(p, "block already free");
+    gm_fatal("invalid realloc", p, "block already free");
+  }
+}
+
 static void *dbg_free_prepare(void *p) {
   gm_mspan_t *s = gm_live_span(p, "free");
-  if (gm_load_relaxed(&s->state) == GM_SPAN_LARGE) {
-    /* Claim the span before looking at the block (span.h): the loser of
-     * two racing frees would otherwise check canaries, and unprotect a
-     * guard page, in pages that may be another block's by now. */
-    uint8_t seen;
-    if (!gm_span_claim_large(s, &seen))
-      gm_fatal_double_free(p, "block already free");
+  if (gm_spanclass_sizeclass(s->spanclass) == 0) {
+    large_claim(s, p, true);
     large_release(s, p);
     gm_mheap_free_span(s);
     return NULL;
@@ -263,7 +275,7 @@ static void *dbg_free_prepare(void *p) {
 
 static void *dbg_resize_in_place(gm_mspan_t *s, void *p, size_t size) {
   unsigned char *b = p;
-  if (gm_load_relaxed(&s->state) == GM_SPAN_LARGE) {
+  if (gm_spanclass_sizeclass(s->spanclass) == 0) { /* claimed (gm_dbg_claim) */
     size_t n = s->dbg_size;
     if (size == n)
       return p;
@@ -301,12 +313,24 @@ static void *dbg_resize_in_place(gm_mspan_t *s, void *p, size_t size) {
 }
 
 static size_t dbg_size(gm_mspan_t *s, const void *p) {
-  if (gm_load_relaxed(&s->state) == GM_SPAN_LARGE)
+  if (gm_spanclass_sizeclass(s->spanclass) == 0)
     return s->dbg_size;
   return small_size(p, s->elemsize);
 }
 
-uintptr_t gm_dbg_large_ptr(const gm_mspan_t *s) { return s->base + s->dbg_off; }
+uintptr_t gm_dbg_large_ptr(const gm_mspan_t *s) {
+  uint32_t off = gm_load_acquire(&s->dbg_off);
+  return off == GM_DBG_OFF_UNSET ? 0 : s->base + off;
+}
+
+bool gm_dbg_claim(gm_mspan_t *s, void *p) {
+  if (gm_spanclass_sizeclass(s->spanclass) != 0)
+    return false;
+  large_claim(s, p, false);
+  return true;
+}
+
+void gm_dbg_unclaim(gm_mspan_t *s) { gm_store_release(&s->state, (uint8_t)GM_SPAN_LARGE); }
 
 /* The hooks proper. In a valgrind build (vg.h) the canaries, trailers and
  * free fills live in memory memcheck holds no-access (outside the user's
@@ -330,6 +354,13 @@ void *gm_dbg_resize_in_place(gm_mspan_t *s, void *p, size_t size) {
   p = dbg_resize_in_place(s, p, size);
   GM_VG_QUIET_END();
   return p;
+}
+
+void gm_dbg_free_claimed(gm_mspan_t *s, void *p) {
+  GM_VG_QUIET_BEGIN();
+  large_release(s, p);
+  GM_VG_QUIET_END();
+  gm_mheap_free_span(s);
 }
 
 size_t gm_dbg_size(gm_mspan_t *s, const void *p) {

@@ -37,14 +37,23 @@ void *gm_dbg_malloc(size_t size, size_t align);
  * canaries, fill it; returns the raw block for the release free path, or
  * NULL when p was a large block, which it has freed itself. */
 void *gm_dbg_free_prepare(void *p);
-/* realloc of live block p in span s to size without a new block, if its
- * class or the pages after it allow (checking its canaries either way).
- * Returns the block (a large one slides up to its new guard page), or
- * NULL if it must move. */
+/* realloc's first step on live block p in span s: a large block is
+ * claimed as free claims it (span.h), so that a free racing the realloc
+ * finds it taken and names the double free, and the realloc never reads
+ * pages that free gave back (aborts "invalid realloc" if it lost). True if
+ * it was large and is now claimed: the realloc ends with gm_dbg_unclaim (p
+ * stays) or gm_dbg_free_claimed (p moved). */
+bool gm_dbg_claim(gm_mspan_t *s, void *p);
+void gm_dbg_unclaim(gm_mspan_t *s);
+void gm_dbg_free_claimed(gm_mspan_t *s, void *p);
+/* realloc of block p in span s (claimed if large) to size without a new
+ * block, if its class or the pages after it allow (checking its canaries
+ * either way). Returns the block (a large one slides up to its new guard
+ * page), or NULL if it must move. */
 void *gm_dbg_resize_in_place(gm_mspan_t *s, void *p, size_t size);
-/* The requested size of the live block p in span s. */
+/* The requested size of the live (or claimed) block p in span s. */
 size_t gm_dbg_size(gm_mspan_t *s, const void *p);
-/* The user pointer of large span s. */
+/* The user pointer of large span s (0 until it is laid out). */
 uintptr_t gm_dbg_large_ptr(const gm_mspan_t *s);
 #endif
 

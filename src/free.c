@@ -76,10 +76,20 @@ GM_NOINLINE GM_COLD static void bad_pointer(const char *op, const void *p, gm_ms
   uintptr_t a = (uintptr_t)p;
   if (!s) {
     detail = gm_arena_of(a) ? "not allocated" : "not owned by gomalloc";
+  } else if (s == &gm_span_freed_large) {
+    /* The first page of a freed large block (mheap.h). */
+#if GM_DEBUG
+    dbl = true; /* the block sat somewhere in this page (debugheap.c) */
+#else
+    dbl = (a & GM_PAGE_MASK) == 0;
+#endif
+    detail = dbl ? "block already free" : "not allocated";
   } else {
     uint8_t st = gm_load_relaxed(&s->state);
     if (a < s->base || a >= s->base + (s->npages << GM_PAGE_SHIFT)) {
       detail = "not allocated";
+    } else if (st == GM_SPAN_GC || st == GM_SPAN_GC_LARGE) {
+      detail = "a garbage-collected block: gm_gc_free frees those"; /* gc.h */
     } else if (st == GM_SPAN_DEAD) {
       /* The pages were given back: a block here was freed already if p is
        * where a block would have started. */
@@ -92,6 +102,14 @@ GM_NOINLINE GM_COLD static void bad_pointer(const char *op, const void *p, gm_ms
       detail = dbl ? "block already free" : "not allocated";
     } else if (st == GM_SPAN_LARGE) {
       detail = "interior pointer";
+#if GM_DEBUG
+      /* Pages a malloc is still laying out (debugheap.c): p was a block
+       * here before, freed (this free lost a race with that one). */
+      if (gm_load_acquire(&s->dbg_off) == GM_DBG_OFF_UNSET) {
+        dbl = true;
+        detail = "block already free";
+      }
+#endif
     } else if (a >= gm_span_limit(s)) {
       detail = "not allocated";
     } else {
@@ -127,6 +145,15 @@ GM_NOINLINE void gm_free_slow(void *p, gm_mspan_t *s) {
      * the winner may have given back and the heap handed out again. */
     uint8_t seen;
     if (gm_span_claim_large(s, &seen)) {
+      /* Between the base test above and the claim, a racing free of p may
+       * have given the span back and the heap reused the struct for
+       * another large block, which this claim then took: look again (the
+       * claim's acquire sees the new block's base). That block is not
+       * ours to free; p was freed by the other thread. */
+      if (GM_UNLIKELY(gm_load_relaxed(&s->base) != (uintptr_t)p)) {
+        gm_store_release(&s->state, (uint8_t)GM_SPAN_LARGE);
+        gm_fatal_double_free(p, "block already free");
+      }
       gm_mheap_free_span(s);
       return;
     }

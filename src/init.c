@@ -64,7 +64,7 @@ void gm_init(void) {
     gm_sys_page_size();
     gm_options_read(); /* every GOMALLOC_* variable, before anything reads one */
     gm_stats_env_init(); /* stats hook: report options; written by a destructor in stats.c */
-    gm_sizeclass_init(gm_options.align8);
+    gm_sizeclass_init(gm_options.align8, gm_options.sizeclasses_file);
     gm_mcentral_init();
     gm_mheap_init();
     gm_store_relaxed(&gm_mheap_grow_hook, gm_background_poke);

@@ -101,13 +101,30 @@ GM_INLINE bool gm_is_pow2(size_t x) { return x != 0 && (x & (x - 1)) == 0; }
 /* A lock remembers its holder, so that fork's prepare handler can tell a
  * lock held by the forking thread itself (a signal handler that forks
  * while its thread was inside malloc) from one held by another thread,
- * and skip it instead of deadlocking, as glibc does for its own locks. */
+ * and skip it instead of deadlocking, as glibc does for its own locks.
+ *
+ * Fork handlers of other libraries run inside our window: glibc runs
+ * prepare handlers in reverse order of registration and parent/child ones
+ * in order, so a handler registered before ours (a constructor that ran
+ * before gomalloc initialised) runs after our prepare took every lock and
+ * before our parent/child handler gives them back. glibc's malloc takes
+ * its locks after every prepare handler and drops them before the first
+ * parent/child one, so such a handler may allocate; to allow the same,
+ * a lock prepare took is marked fork_held, and while it is, its holder
+ * (the forking thread, in the parent and in the child) passes gm_lock
+ * without waiting and gm_unlock leaves it held. That is sound because
+ * prepare took it at a quiescent point: its holder was not inside the
+ * critical section, so what it guards is consistent, and every other
+ * thread still waits. Locks prepare skipped are not marked: the
+ * interrupted code is inside that section. Cost: none on gm_lock unless
+ * the lock is contended (trylock first), one load on gm_unlock. */
 typedef struct gm_lock {
   pthread_mutex_t m;
   const void *owner; /* gm_self() of the holder, or NULL */
   bool fork_skipped; /* prepare did not take it (held by the forking thread) */
+  bool fork_held;    /* prepare took it; its holder may re-enter (written by the holder) */
 } gm_lock_t;
-#define GM_LOCK_INIT {PTHREAD_MUTEX_INITIALIZER, NULL, false}
+#define GM_LOCK_INIT {PTHREAD_MUTEX_INITIALIZER, NULL, false, false}
 extern __thread char gm_self_marker __attribute__((tls_model("initial-exec")));
 /* The lock this thread is between taking (or releasing) and recording (or
  * clearing) as its own: a signal can land in that window, and a fork from
@@ -120,12 +137,21 @@ GM_INLINE void gm_lock(gm_lock_t *l) {
   gm_lock_t *prev = gm_tls_lock_transit;
   gm_tls_lock_transit = l;
   __atomic_signal_fence(__ATOMIC_SEQ_CST);
-  pthread_mutex_lock(&l->m);
+  if (GM_UNLIKELY(pthread_mutex_trylock(&l->m) != 0)) {
+    if (gm_load_relaxed(&l->fork_held) && gm_load_relaxed(&l->owner) == gm_self()) {
+      gm_tls_lock_transit = prev; /* a fork handler's allocation: see above */
+      return;
+    }
+    pthread_mutex_lock(&l->m);
+  }
   gm_store_relaxed(&l->owner, gm_self());
   __atomic_signal_fence(__ATOMIC_SEQ_CST);
   gm_tls_lock_transit = prev;
 }
 GM_INLINE void gm_unlock(gm_lock_t *l) {
+  /* Only the holder unlocks, and only the holder writes fork_held. */
+  if (GM_UNLIKELY(gm_load_relaxed(&l->fork_held)))
+    return; /* re-entered in the fork window; fork's parent or child handler releases it */
   gm_lock_t *prev = gm_tls_lock_transit;
   gm_tls_lock_transit = l;
   __atomic_signal_fence(__ATOMIC_SEQ_CST);
@@ -138,19 +164,24 @@ GM_INLINE void gm_lock_reinit(gm_lock_t *l) {
   pthread_mutex_init(&l->m, NULL);
   l->owner = NULL;
   l->fork_skipped = false;
+  gm_store_relaxed(&l->fork_held, false);
 }
 /* Fork: take l unless this very thread holds it already. */
 GM_INLINE void gm_lock_for_fork(gm_lock_t *l) {
-  if (gm_load_relaxed(&l->owner) == gm_self() || gm_tls_lock_transit == l)
+  if (gm_load_relaxed(&l->owner) == gm_self() || gm_tls_lock_transit == l) {
     l->fork_skipped = true;
-  else
+  } else {
     gm_lock(l);
+    gm_store_relaxed(&l->fork_held, true);
+  }
 }
 GM_INLINE void gm_unlock_after_fork(gm_lock_t *l) {
-  if (l->fork_skipped)
+  if (l->fork_skipped) {
     l->fork_skipped = false;
-  else
+  } else {
+    gm_store_relaxed(&l->fork_held, false);
     gm_unlock(l);
+  }
 }
 
 #if GM_DEBUG

@@ -173,9 +173,13 @@ GM_API void *gm_realloc(void *p, size_t size) {
 #if GM_DEBUG
   {
     /* In place within a small block's class, or over free pages after a
-     * large block, as in release builds; otherwise move. */
+     * large block, as in release builds; otherwise move. A large block is
+     * claimed throughout (debugheap.h). */
+    bool large = gm_dbg_claim(s, p);
     size_t n = gm_dbg_size(s, p);
     void *r = gm_dbg_resize_in_place(s, p, size);
+    if (r && large)
+      gm_dbg_unclaim(s);
     if (r == p) {
       GM_VG_RESIZE(p, n, size);
       return r;
@@ -189,9 +193,16 @@ GM_API void *gm_realloc(void *p, size_t size) {
       return r;
     }
     void *q = gm_malloc_impl(size);
-    if (q) {
+    if (q)
       memcpy(q, p, n < size ? n : size);
-      gm_free_impl(p);
+    if (!large) {
+      if (q)
+        gm_free_impl(p);
+    } else if (q) {
+      GM_VG_FREE(p);
+      gm_dbg_free_claimed(s, p);
+    } else {
+      gm_dbg_unclaim(s);
     }
     return q;
   }
@@ -209,25 +220,49 @@ GM_API void *gm_realloc(void *p, size_t size) {
       GM_VG_RESIZE(p, known, size);
       return p;
     }
-  } else if (size > GM_MAX_SMALL_SIZE && size <= GM_MAX_ALLOC) {
-    size_t npages = (size + GM_PAGE_MASK) >> GM_PAGE_SHIFT;
-    if (npages == s->npages) {
-      GM_VG_RESIZE(p, known, size);
-      return p;
+  } else {
+    /* A large block is claimed for the whole realloc, as free claims it
+     * (span.h): a free racing this realloc then finds it claimed and names
+     * the double free, rather than the realloc going on with a block freed
+     * under it, whose pages its own malloc below could be handed (issue 15:
+     * 1 in 1500 racing attempts then ended in "invalid free" of an interior
+     * pointer). After the claim the base is looked at again, as free does. */
+    uint8_t seen;
+    if (!gm_span_claim_large(s, &seen))
+      gm_fatal("invalid realloc", p, "block already free");
+    if (GM_UNLIKELY(gm_load_relaxed(&s->base) != (uintptr_t)p)) {
+      gm_store_release(&s->state, (uint8_t)GM_SPAN_LARGE); /* another block's */
+      gm_fatal("invalid realloc", p, "block already free");
     }
-    if (npages < s->npages) {
-      /* Shrink in place; the tail pages go back to the heap. Keep the
-       * block when the saving would be under a quarter, to avoid
-       * ping-pong for small size changes. */
-      if (s->npages - npages >= (s->npages + 3) / 4)
-        gm_mheap_shrink_span(s, p, npages);
-      GM_VG_RESIZE(p, known, size);
-      return p;
+    old = s->elemsize; /* as of the claim */
+    known = GM_VG_SIZE(p, old);
+    if (size > GM_MAX_SMALL_SIZE && size <= GM_MAX_ALLOC) {
+      size_t npages = (size + GM_PAGE_MASK) >> GM_PAGE_SHIFT;
+      bool in_place = true;
+      /* Shrink in place, the tail pages going back to the heap, unless the
+       * saving would be under a quarter (no ping-pong for small changes);
+       * grow in place over free pages after the block if there are. */
+      if (npages < s->npages) {
+        if (s->npages - npages >= (s->npages + 3) / 4)
+          gm_mheap_shrink_span(s, p, npages);
+      } else if (npages > s->npages) {
+        in_place = gm_mheap_grow_span(s, p, npages); /* new pages come no-access */
+      }
+      if (in_place) {
+        gm_store_release(&s->state, (uint8_t)GM_SPAN_LARGE);
+        GM_VG_RESIZE(p, known, size);
+        return p;
+      }
     }
-    if (gm_mheap_grow_span(s, p, npages)) {
-      GM_VG_RESIZE(p, known, size); /* the new pages came no-access (mheap.c) */
-      return p;
+    void *q = gm_malloc_impl(size);
+    if (GM_UNLIKELY(q == NULL)) {
+      gm_store_release(&s->state, (uint8_t)GM_SPAN_LARGE); /* p is untouched */
+      return NULL;
     }
+    memcpy(q, p, known < size ? known : size);
+    GM_VG_FREE(p);
+    gm_mheap_free_span(s); /* the claimed span, as free gives it back */
+    return q;
   }
   void *q = gm_malloc_impl(size);
   if (GM_UNLIKELY(q == NULL))
@@ -359,7 +394,7 @@ GM_API size_t gm_trim(size_t pad) {
   size_t resident = (gm_pagealloc_free_pages(&gm_heap.pages) -
                      gm_pagealloc_scavenged_pages(&gm_heap.pages)) << GM_PAGE_SHIFT;
   gm_unlock(&gm_heap.lock);
-  return n + (resident > pad ? gm_scavenge_heap(resident - pad, 0) : 0);
+  return n + (resident > pad ? gm_scavenge_heap(resident - pad, 0, 0) : 0);
 }
 
 GM_API size_t gm_release(void) { return gm_trim(0); }

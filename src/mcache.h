@@ -243,9 +243,13 @@ unsigned gm_mcache_reclaim_idle(bool force);
 void gm_mcache_thread_exit(void *arg);
 
 /* Add every cache's counters, and those of exited threads, to the arrays
- * (indexed by span class, and by size class for the samples). */
+ * (indexed by span class, and by size class for the samples).
+ * lock_below, if not NULL, runs first with the registry and orphan locks
+ * held, to take the locks below them (stats: the central and heap locks,
+ * which it keeps): the counters are then read while no central sweep can
+ * move frees from the spans into them (gm_class_counts). */
 void gm_mcache_sum_counts(uint64_t *nmalloc, uint64_t *nfree, uint64_t *sample_n,
-                          uint64_t *sample_bytes);
+                          uint64_t *sample_bytes, void (*lock_below)(void));
 
 /* Walk all live mcaches (for stats); fn runs under the registry lock. */
 void gm_mcache_for_each(void (*fn)(gm_mcache_t *c, void *arg), void *arg);

@@ -105,10 +105,17 @@ void gm_mcache_release_all(gm_mcache_t *c) {
 
 /* The common part of reclaim and trim: take spans from each cache chosen
  * (see pick), under its lock, then fence once and wait for each owner to
- * leave its fast path, outside the registry lock: an owner may be in a
- * signal handler that forks, and the fork takes that lock. A cache held
- * locked cannot be destroyed meanwhile (its thread's exit takes the lock
- * first). Hands the spans to mcentral; returns how many caches gave some. */
+ * leave its fast path, and give the spans on or put them back, all under
+ * the registry lock: so a fork, whose prepare takes that lock first, never
+ * finds a cache held by a trimmer. Its prepare waits at most the bounded
+ * wait (an owner in a signal handler that forks is given up on), and the
+ * forking thread's cache is then free for fork handlers that allocate,
+ * which run inside the window (gm_lock_t); were the wait outside the lock,
+ * such a handler would wait for its cache lock, and the trimmer, done
+ * waiting, for the registry lock to put spans back: a deadlock. A cache
+ * held locked cannot be destroyed meanwhile (its thread's exit takes the
+ * lock first). Hands the spans to mcentral; returns how many caches gave
+ * some. */
 typedef struct take_req {
   bool idle_only, force, current;
   uint32_t min_age;
@@ -227,32 +234,30 @@ static unsigned take_from_caches(take_req_t *rq) {
     c->trim_next = held;
     held = c;
   }
-  gm_unlock(&gm_mcache_registry_lock);
-  if (!held)
+  if (!held) {
+    gm_unlock(&gm_mcache_registry_lock);
     return 0;
+  }
   if (!gm_sys_membarrier())
     gm_fatal("membarrier failed", NULL, "it worked before: cannot fence an owner");
   /* Step 4: a count seen at 0 once after the fence is enough (later fast
    * paths see the cache taken). */
   uint64_t deadline = gm_sys_now_ns() + TRIM_WAIT_NS;
-  bool gave_up = false;
   for (gm_mcache_t *c = held; c; c = c->trim_next) {
     c->gave_up = 0;
     while (gm_load_acquire(c->busy)) {
       if (gm_sys_now_ns() >= deadline) {
         c->gave_up = 1;
-        gave_up = true;
         break;
       }
       sched_yield();
     }
   }
-  /* Putting spans back rewrites c's lists: under the registry lock, so a
-   * fork sees them before or after, never half done (its child puts back
-   * what a vanished trimmer took, see gm_mcache_fork_child). Nothing holds
-   * the registry lock while it waits for a cache lock. */
-  if (gave_up)
-    gm_lock(&gm_mcache_registry_lock);
+  /* Nothing holds the registry lock while it waits for a cache lock, so
+   * holding it here costs others (thread start and exit, statistics, fork)
+   * at most the bounded wait. A fork from a signal handler on this thread
+   * skips the lock and sees the lists as this thread left them; its child
+   * puts back what is still taken (gm_mcache_fork_child). */
   while (held) {
     gm_mcache_t *c = held;
     held = c->trim_next;
@@ -265,8 +270,7 @@ static unsigned take_from_caches(take_req_t *rq) {
     c->trimming = 0;
     gm_cache_unlock(c);
   }
-  if (gave_up)
-    gm_unlock(&gm_mcache_registry_lock);
+  gm_unlock(&gm_mcache_registry_lock);
   gm_mcache_uncache_list(list);
   return ncaches;
 }

@@ -117,15 +117,17 @@ static void mcache_destroy(gm_mcache_t *c) {
 
 /* A thread's first slow path: initialise the allocator if that has not
  * happened yet, and give the thread a cache of its own. Returns the
- * thread's cache, &gm_empty_mcache if the thread has exited (the caller
- * uses the orphan cache), or NULL if no cache could be made. */
+ * thread's cache, or &gm_empty_mcache if the thread has exited or no cache
+ * could be made (out of memory for metadata): the caller then uses the
+ * orphan cache, and a later slow path tries again. */
 gm_mcache_t *gm_mcache_thread_start(void) {
   gm_mcache_t *c = &gm_empty_mcache;
   if (gm_load_acquire(&gm_init_state) != GM_INIT_DONE)
     gm_init();
   if (tls_state == 0) {
-    c = mcache_create();
-    if (c) {
+    gm_mcache_t *n = mcache_create();
+    if (n) {
+      c = n;
       tls_state = 1;
       gm_tls_mcache = c;
       /* Registers the exit hook. The key was made at init, and keys below
@@ -171,8 +173,11 @@ static void add_counts(gm_mcache_t *c, uint64_t *nmalloc, uint64_t *nfree, uint6
 }
 
 void gm_mcache_sum_counts(uint64_t *nmalloc, uint64_t *nfree, uint64_t *sample_n,
-                          uint64_t *sample_bytes) {
+                          uint64_t *sample_bytes, void (*lock_below)(void)) {
   gm_lock(&gm_mcache_registry_lock);
+  gm_lock(&gm_mcache_orphan_lock);
+  if (lock_below)
+    lock_below();
   for (unsigned i = 0; i < GM_NUM_SPAN_CLASSES; i++) {
     nmalloc[i] += gm_load_relaxed(&gm_class_counts[i].nmalloc);
     nfree[i] += gm_load_relaxed(&gm_class_counts[i].nfree);
@@ -183,7 +188,6 @@ void gm_mcache_sum_counts(uint64_t *nmalloc, uint64_t *nfree, uint64_t *sample_n
   }
   for (gm_mcache_t *c = gm_mcache_registry; c; c = c->next)
     add_counts(c, nmalloc, nfree, sample_n, sample_bytes);
-  gm_lock(&gm_mcache_orphan_lock);
   add_counts(&gm_mcache_orphan, nmalloc, nfree, sample_n, sample_bytes);
   gm_unlock(&gm_mcache_orphan_lock);
   gm_unlock(&gm_mcache_registry_lock);
@@ -191,7 +195,11 @@ void gm_mcache_sum_counts(uint64_t *nmalloc, uint64_t *nfree, uint64_t *sample_n
 
 size_t gm_mcache_count(void) { return gm_load_relaxed(&registry_count); }
 
-/* Fork: the registry and orphan locks come first in the lock order. */
+/* Fork: the registry and orphan locks come first in the lock order. A
+ * trimmer holds the registry lock until it has let go of every cache it
+ * took (mcache_reclaim.c), so in the window between our prepare and our
+ * parent or child handler, where fork handlers of other libraries may
+ * allocate (gm_lock_t), the forking thread's cache is free. */
 void gm_mcache_fork_prepare(void) {
   gm_lock_for_fork(&gm_mcache_registry_lock);
   gm_lock_for_fork(&gm_mcache_orphan_lock);

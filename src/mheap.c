@@ -25,6 +25,8 @@ void (*gm_mheap_grow_hook)(void);
 
 gm_mheap_t gm_heap = {.lock = GM_LOCK_INIT};
 
+gm_mspan_t gm_span_freed_large; /* all zero: DEAD, see mheap.h */
+
 #if !GM_DEBUG
 _Static_assert(sizeof(gm_mspan_t) + 3 * sizeof(uint64_t) <= 128,
                "a one-word span's metadata no longer fits 128 bytes");
@@ -327,6 +329,7 @@ void gm_mheap_free_span(gm_mspan_t *s) {
   gm_arena_mark_in_use_locked(s->base, false);
   gm_pagealloc_free(&h->pages, s->base, s->npages);
   if (gm_spanclass_sizeclass(s->spanclass) == 0) {
+    gm_arena_set_spans_locked(s->base, 1, &gm_span_freed_large);
     h->large_pages -= s->npages;
     h->large_spans--;
     h->large_frees++;
@@ -343,10 +346,12 @@ static void set_large_size(gm_mspan_t *s, size_t npages) {
   s->elemsize = npages << GM_PAGE_SHIFT;
 }
 
-/* The realloc of p is still p's: s is live and large and starts on p's
- * page (see gm_mheap_grow_span). Heap lock held. */
+/* The realloc of p is still p's: s is large, starts on p's page (see
+ * gm_mheap_grow_span) and is claimed by the realloc (state DEAD until it
+ * is done: malloc.c, debugheap.h), so no free can take it meanwhile. Heap
+ * lock held. */
 static void check_resize_locked(gm_mspan_t *s, const void *p) {
-  if (gm_load_relaxed(&s->state) != GM_SPAN_LARGE ||
+  if (gm_load_relaxed(&s->state) != GM_SPAN_DEAD ||
       s->base != ((uintptr_t)p & ~(uintptr_t)GM_PAGE_MASK))
     gm_fatal("invalid realloc", p, "block already free");
 }

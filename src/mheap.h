@@ -80,6 +80,13 @@ void gm_mheap_release_range_locked(uintptr_t base, size_t len);
  * is released, less the free slots released inside spans. Heap lock. */
 size_t gm_mheap_retained_locked(void);
 
+/* The span the first page of a freed large block maps to until the page is
+ * used again (state DEAD, base 0, small_bytes 0: every free of it takes
+ * the slow path). The block's own span struct goes back to the heap's free
+ * list and may describe another span by the time a late second free looks:
+ * that free is still named a double free, not "not allocated". */
+extern gm_mspan_t gm_span_freed_large;
+
 /* Large-object realloc in place of block p (in s's first page): extend s
  * to new_npages if the pages after it are free, or shrink it, freeing its
  * tail. Both abort ("invalid realloc p") if, by the time they hold the

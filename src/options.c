@@ -49,8 +49,20 @@ static const gm_option_t table[] = {
     {"GOMALLOC_HOT", GM_OPT_BOOL, "on", FIELD(hot), NULL, "off",
      "off: a freed block waits for its span's sweep instead of being handed out again at once",
      false},
+    {"GOMALLOC_SIZECLASSES", GM_OPT_PATH, "", FIELD(sizeclasses_file), NULL, "FILE",
+     "use the size classes in FILE (from gomalloc sizeclasses --fit); a bad table is refused",
+     false},
     {"GOMALLOC_HEAP_BASE", GM_OPT_ADDR, "random", FIELD(heap_base), NULL, "fixed|ADDR",
      "put the heap at Go's 0xc000000000 (fixed) or at ADDR instead of a random base", false},
+    {"GOMALLOC_GC_PERCENT", GM_OPT_GCPERCENT, "100", FIELD(gc_percent), NULL, "PERCENT|off",
+     "collected heap (gm_gc_*): grow to live x (1 + PERCENT/100) before collecting (Go's GOGC)",
+     false},
+    {"GOMALLOC_GC_TRACE", GM_OPT_BOOL, "off", FIELD(gc_trace), NULL, "1",
+     "print one line per collection of the collected heap on stderr (Go's gctrace)", false},
+    {"GOMALLOC_GC_SIGNAL", GM_OPT_COUNT, "0", FIELD(gc_signal), NULL, "SIGNO",
+     "the collector's stop-the-world signal (0: SIGRTMIN+7)", false},
+    {"GOMALLOC_GC_TEST_NOROOTS", GM_OPT_COUNT, "0", FIELD(gc_test_noroots), NULL, "BITS",
+     "tests only: root kinds the collector skips (src/gc.h), to show each one matters", true},
     {"GOMALLOC_REPORT_PID", GM_OPT_COUNT, "0", FIELD(report_pid), NULL, "PID",
      "only process PID writes the reports at exit (0: every process)", true},
 };
@@ -199,6 +211,7 @@ static size_t kind_size(gm_opt_kind_t k) {
   case GM_OPT_PATH: return GM_OPT_PATH_MAX;
   case GM_OPT_ENUM: return sizeof(int);
   case GM_OPT_ADDR: return sizeof(uintptr_t);
+  case GM_OPT_GCPERCENT: return sizeof(int);
   }
   return 0;
 }
@@ -214,6 +227,18 @@ bool gm_option_parse(const gm_option_t *opt, const char *v, gm_options_t *o) {
   case GM_OPT_COUNT: return gm_parse_count(v, field);
   case GM_OPT_ENUM: return gm_parse_enum(v, opt->choices, field);
   case GM_OPT_ADDR: return gm_parse_addr(v, field);
+  case GM_OPT_GCPERCENT: {
+    unsigned pct;
+    bool off;
+    if (gm_parse_bool(v, &off) && !off && strcmp(v, "0") != 0) {
+      *(int *)field = -1;
+      return true;
+    }
+    if (!gm_parse_percent(v, &pct) || pct > INT_MAX)
+      return false;
+    *(int *)field = (int)pct;
+    return true;
+  }
   case GM_OPT_PATH: {
     size_t n = strlen(v);
     if (n >= GM_OPT_PATH_MAX)

@@ -20,6 +20,7 @@ enum { GM_OPT_STATS_OFF, GM_OPT_STATS_TEXT, GM_OPT_STATS_JSON };
 
 typedef struct gm_options {
   bool align8;                          /* GOMALLOC_ALIGN8 */
+  char sizeclasses_file[GM_OPT_PATH_MAX]; /* GOMALLOC_SIZECLASSES ("" = Go's classes) */
   int stats;                            /* GOMALLOC_STATS: GM_OPT_STATS_* */
   char stats_file[GM_OPT_PATH_MAX];     /* GOMALLOC_STATS_FILE ("" = stderr) */
   char heapmap_file[GM_OPT_PATH_MAX];   /* GOMALLOC_HEAPMAP ("" = none) */
@@ -30,6 +31,10 @@ typedef struct gm_options {
   size_t report_pid;                    /* GOMALLOC_REPORT_PID (0 = every process) */
   uintptr_t heap_base;                  /* GOMALLOC_HEAP_BASE (0 = random) */
   bool hot;                             /* GOMALLOC_HOT */
+  int gc_percent;                       /* GOMALLOC_GC_PERCENT (-1 = off) */
+  bool gc_trace;                        /* GOMALLOC_GC_TRACE */
+  size_t gc_signal;                     /* GOMALLOC_GC_SIGNAL (0 = SIGRTMIN+7) */
+  size_t gc_test_noroots;               /* GOMALLOC_GC_TEST_NOROOTS: GM_GC_NOROOT_* bits */
 } gm_options_t;
 extern gm_options_t gm_options;
 
@@ -41,6 +46,7 @@ typedef enum gm_opt_kind {
   GM_OPT_PATH,    /* char[GM_OPT_PATH_MAX]: a file name */
   GM_OPT_ENUM,    /* int: the index of a name in choices; see gm_parse_enum */
   GM_OPT_ADDR,    /* uintptr_t: random (0), fixed (Go's heap start) or an address */
+  GM_OPT_GCPERCENT, /* int: a percent as GM_OPT_PERCENT, or off (-1) */
 } gm_opt_kind_t;
 
 typedef struct gm_option {

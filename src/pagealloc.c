@@ -54,9 +54,11 @@
  *   bitmap (chunk / block / super), set by free and cleared by the scavenger
  *   when a chunk turns out to have nothing left, so finding the highest
  *   candidate is a few clz's. Go keeps per-chunk occupancy and generations
- *   to skip dense chunks; that policy belongs to the mheap's scavenger, which
- *   asks for bytes. Release runs are merged across words and chunks, and are
- *   issued with the heap lock held (Go drops it around sysUnused).
+ *   to skip dense chunks; here each chunk keeps the caller's clock of its
+ *   last alloc or free (a stamp), and gm_pagealloc_scavenge_cold skips the
+ *   recently used ones; when to ask for which is the scavenger's policy.
+ *   Release runs are merged across words and chunks, and are issued with
+ *   the heap lock held (Go drops it around sysUnused).
  * - Release runs are in runtime pages. Go rounds candidates to physical
  *   pages; on a 64 KiB-page kernel gm_sys_unused would silently skip short
  *   runs here (their bits still say scavenged). Fine for 4 KiB pages.
@@ -99,6 +101,7 @@ typedef struct pa_block {
   uint64_t l6[8], l7[64], l8[BLOCK_CHUNKS]; /* packed summaries */
   uint64_t grown[BLOCK_CHUNKS / 64];
   uint64_t scav_dirty[BLOCK_CHUNKS / 64];
+  uint32_t stamp[BLOCK_CHUNKS]; /* pa->clock at the chunk's last alloc or free */
   pa_chunk_t chunk[BLOCK_CHUNKS];
 } pa_block_t;
 
@@ -438,7 +441,9 @@ static size_t alloc_range(gm_pagealloc_t *pa, uint64_t pg, uint64_t n) {
     size_t ci = p >> CHUNK_LOG_PAGES;
     unsigned i = (unsigned)(p % GM_CHUNK_PAGES);
     unsigned k = GM_CHUNK_PAGES - i < left ? GM_CHUNK_PAGES - i : (unsigned)left;
-    pa_chunk_t *ch = &block_of(pa, ci / BLOCK_CHUNKS)->chunk[ci % BLOCK_CHUNKS];
+    pa_block_t *blk = block_of(pa, ci / BLOCK_CHUNKS);
+    pa_chunk_t *ch = &blk->chunk[ci % BLOCK_CHUNKS];
+    blk->stamp[ci % BLOCK_CHUNKS] = pa->clock;
     scav += gm_pb_alloc_range(ch->alloc, ch->scav, i, k);
     p += k;
     left -= k;
@@ -546,6 +551,7 @@ void gm_pagealloc_free(gm_pagealloc_t *pa, uintptr_t base, size_t npages) {
       gm_fatal("pagealloc: free of pages not in use", (void *)(p << GM_PAGE_SHIFT),
                "double free or foreign range");
     gm_pb_clear_range(blk->chunk[ci % BLOCK_CHUNKS].alloc, i, k);
+    blk->stamp[ci % BLOCK_CHUNKS] = pa->clock;
     mark_dirty(pa, blk, ci);
     p += k;
     left -= k;
@@ -632,11 +638,21 @@ bool gm_pagealloc_grow(gm_pagealloc_t *pa, uintptr_t base, size_t npages) {
 
 /* ---- scavenging ------------------------------------------------------------------ */
 
-static unsigned highest_bit(const uint64_t *bits, unsigned nwords) {
-  for (unsigned w = nwords; w-- > 0;)
-    if (bits[w])
-      return w * 64 + 63 - (unsigned)__builtin_clzll(bits[w]);
-  return GM_PB_NONE;
+/* The highest set bit of bits[0, nwords) below index lim, or GM_PB_NONE. */
+static unsigned highest_bit_below(const uint64_t *bits, unsigned nwords, uint64_t lim) {
+  if (lim > (uint64_t)nwords * 64)
+    lim = (uint64_t)nwords * 64;
+  if (lim == 0)
+    return GM_PB_NONE;
+  unsigned w = (unsigned)((lim - 1) / 64);
+  uint64_t m = bits[w] & (~0ull >> (63 - (lim - 1) % 64));
+  for (;;) {
+    if (m)
+      return w * 64 + 63 - (unsigned)__builtin_clzll(m);
+    if (w-- == 0)
+      return GM_PB_NONE;
+    m = bits[w];
+  }
 }
 
 static bool any_bit(const uint64_t *bits, unsigned nwords) {
@@ -644,6 +660,32 @@ static bool any_bit(const uint64_t *bits, unsigned nwords) {
     if (bits[w])
       return true;
   return false;
+}
+
+/* The highest chunk (global index) below lim that may hold free,
+ * unscavenged pages, or PA_NONE: down the three tiers of the index. */
+static uint64_t prev_dirty_chunk(const gm_pagealloc_t *pa, uint64_t lim) {
+  while (lim) {
+    uint64_t x = lim - 1; /* the highest chunk still allowed */
+    unsigned s = highest_bit_below(pa->scav_dirty, GM_PA_SUPERS / 64, (x >> 18) + 1);
+    if (s == GM_PB_NONE)
+      return PA_NONE;
+    if (s != x >> 18)
+      x = (uint64_t)s << 18 | 0x3ffff;
+    const struct gm_pa_super *sb = pa->super[s];
+    unsigned b = highest_bit_below(sb->scav_dirty, SUPER_BLOCKS / 64, ((x >> 9) & 511) + 1);
+    if (b == GM_PB_NONE) {
+      lim = (uint64_t)s << 18;
+      continue;
+    }
+    if (b != ((x >> 9) & 511))
+      x = (uint64_t)s << 18 | (uint64_t)b << 9 | 511;
+    unsigned c = highest_bit_below(sb->block[b]->scav_dirty, BLOCK_CHUNKS / 64, (x & 511) + 1);
+    if (c != GM_PB_NONE)
+      return (uint64_t)s << 18 | (uint64_t)b << 9 | c;
+    lim = (uint64_t)s << 18 | (uint64_t)b << 9;
+  }
+  return PA_NONE;
 }
 
 /* Chunk c of block b of super s has nothing left to scavenge: clear its
@@ -660,20 +702,25 @@ static void clean_chunk(gm_pagealloc_t *pa, unsigned s, unsigned b, unsigned c) 
   pa->scav_dirty[s / 64] &= ~(1ull << (s % 64));
 }
 
-size_t gm_pagealloc_scavenge(gm_pagealloc_t *pa, size_t bytes,
-                             void (*release)(uintptr_t base, size_t len)) {
+/* Both scavenge calls: chunks from *lim (a chunk index, exclusive) down,
+ * skipping those stamped less than min_age ticks ago (0: none skipped). */
+static size_t scavenge(gm_pagealloc_t *pa, size_t bytes, uint32_t min_age, uint64_t *lim,
+                       void (*release)(uintptr_t base, size_t len)) {
   uint64_t want = bytes / GM_PAGE_SIZE + (bytes % GM_PAGE_SIZE != 0), done = 0;
   uint64_t plo = 0, phi = 0; /* pending release [plo, phi) in pages, merged downward */
   while (done < want) {
-    unsigned s = highest_bit(pa->scav_dirty, GM_PA_SUPERS / 64);
-    if (s == GM_PB_NONE)
+    uint64_t ci = prev_dirty_chunk(pa, *lim);
+    if (ci == PA_NONE) {
+      *lim = 0;
       break;
-    struct gm_pa_super *sb = pa->super[s];
-    unsigned b = highest_bit(sb->scav_dirty, SUPER_BLOCKS / 64);
-    pa_block_t *blk = sb->block[b];
-    unsigned c = highest_bit(blk->scav_dirty, BLOCK_CHUNKS / 64);
+    }
+    unsigned s = (unsigned)(ci >> 18), b = (unsigned)(ci >> 9) & 511, c = (unsigned)ci & 511;
+    pa_block_t *blk = pa->super[s]->block[b];
+    *lim = ci; /* below this chunk next, unless it keeps candidates */
+    if (min_age && (uint32_t)(pa->clock - blk->stamp[c]) < min_age)
+      continue;
     pa_chunk_t *ch = &blk->chunk[c];
-    uint64_t cpg = (((uint64_t)s * SUPER_BLOCKS + b) * BLOCK_CHUNKS + c) << CHUNK_LOG_PAGES;
+    uint64_t cpg = ci << CHUNK_LOG_PAGES;
     for (unsigned w = GM_PB_WORDS; w-- > 0 && done < want;) {
       uint64_t cand = ~ch->alloc[w] & ~ch->scav[w];
       while (cand && done < want) {
@@ -707,10 +754,28 @@ size_t gm_pagealloc_scavenge(gm_pagealloc_t *pa, size_t bytes,
       left |= (~ch->alloc[w] & ~ch->scav[w]) != 0;
     if (!left)
       clean_chunk(pa, s, b, c);
+    else
+      *lim = ci + 1;
   }
   if (phi > plo && release)
     release(plo << GM_PAGE_SHIFT, (phi - plo) << GM_PAGE_SHIFT);
   return done * GM_PAGE_SIZE;
+}
+
+size_t gm_pagealloc_scavenge(gm_pagealloc_t *pa, size_t bytes,
+                             void (*release)(uintptr_t base, size_t len)) {
+  uint64_t lim = (uint64_t)1 << 26;
+  return scavenge(pa, bytes, 0, &lim, release);
+}
+
+size_t gm_pagealloc_scavenge_cold(gm_pagealloc_t *pa, size_t bytes, uint32_t min_age,
+                                  uintptr_t *below, void (*release)(uintptr_t base, size_t len)) {
+  uint64_t lim = (uint64_t)(*below >> GM_CHUNK_SHIFT) + (*below & (GM_CHUNK_BYTES - 1) ? 1 : 0);
+  if (lim > (uint64_t)1 << 26)
+    lim = (uint64_t)1 << 26;
+  size_t n = scavenge(pa, bytes, min_age, &lim, release);
+  *below = (uintptr_t)(lim << GM_CHUNK_SHIFT);
+  return n;
 }
 
 /* ---- queries ------------------------------------------------------------------------ */

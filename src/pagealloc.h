@@ -42,6 +42,10 @@ typedef struct gm_pagealloc {
   size_t free_pages;     /* pages not in use */
   size_t scav_pages;     /* pages free and released to the OS */
   size_t meta_bytes;     /* metadata mapped with gm_sys_alloc so far */
+  /* The caller's coarse clock (the scavenger's ticks, set under the heap
+   * lock): alloc and free stamp it on every chunk they touch, so that
+   * gm_pagealloc_scavenge_cold can tell recently used chunks. */
+  uint32_t clock;
   /* Scavenge index, top tier: bit s set if super s may hold free,
    * unscavenged pages (a superset; see pagealloc.c). */
   uint64_t scav_dirty[GM_PA_SUPERS / 64];
@@ -84,6 +88,13 @@ void gm_pagealloc_free(gm_pagealloc_t *pa, uintptr_t base, size_t npages);
  * setting their scavenged bits first. Returns bytes released. */
 size_t gm_pagealloc_scavenge(gm_pagealloc_t *pa, size_t bytes,
                              void (*release)(uintptr_t base, size_t len));
+
+/* The same, but only in chunks where no page was allocated or freed for at
+ * least min_age ticks of pa->clock, and only below *below (an address;
+ * UINTPTR_MAX: the top). *below is left where the search stopped, so a
+ * caller releasing in batches does not look at the hot chunks above again. */
+size_t gm_pagealloc_scavenge_cold(gm_pagealloc_t *pa, size_t bytes, uint32_t min_age,
+                                  uintptr_t *below, void (*release)(uintptr_t base, size_t len));
 
 size_t gm_pagealloc_total_pages(const gm_pagealloc_t *pa);
 /* Free pages; may be read without the heap lock (a relaxed atomic), as a

@@ -30,16 +30,25 @@ typedef struct gm_scav_window {
 #define GM_SCAV_UNSET SIZE_MAX
 extern size_t gm_scav_trim_threshold, gm_scav_top_pad;
 
+/* Free heap pages in a 4 MiB chunk where pages were allocated or freed
+ * within this many ticks are hot: the background scavenger releases them
+ * only above the limit of gm_scavenger_target, since the program is
+ * cycling memory through them and would fault them straight back in. */
+#define GM_SCAV_HOT_TICKS 5
+
 /* Once a tick: record memory in use into w and return the retained target
  * (recent peak plus margin, capped by GOMALLOC_RETAIN_MAX); *retained gets
- * the bytes retained now. Takes the heap lock. */
-size_t gm_scavenger_target(gm_scav_window_t *w, uint32_t tick, size_t *retained);
+ * the bytes retained now, *limit the bound on retained memory past which
+ * hot free pages go too (twice the target; the target itself under an
+ * explicit M_TRIM_THRESHOLD). Sets the page heap's clock. Takes the heap
+ * lock. */
+size_t gm_scavenger_target(gm_scav_window_t *w, uint32_t tick, size_t *retained, size_t *limit);
 
 /* Release up to want bytes of free heap pages, highest first, a few MiB
  * per heap-lock hold, stopping once the caller's CPU time
- * (gm_sys_thread_cpu_ns) passes deadline (0: no deadline). Returns bytes
- * released. */
-size_t gm_scavenge_heap(size_t want, uint64_t deadline);
+ * (gm_sys_thread_cpu_ns) passes deadline (0: no deadline). With min_age,
+ * only from chunks not used for that many ticks. Returns bytes released. */
+size_t gm_scavenge_heap(size_t want, uint32_t min_age, uint64_t deadline);
 
 /* Release the whole free OS pages inside span s (on a central list, its
  * mcentral lock held). Returns bytes released. */

@@ -45,8 +45,40 @@ GM_INLINE unsigned gm_size_to_class(size_t size) {
   return gm_spanclass_sizeclass((gm_spanclass_t)gm_size_to_spanclass(size));
 }
 
-/* Select the lookup table from the options (init.c, before any allocation). */
-void gm_sizeclass_init(bool align8);
+/* Select the lookup table from the options (init.c, before any allocation):
+ * Go's classes, or those of the table in file path if it is not "" and
+ * passes gm_sizeclass_load's checks. */
+void gm_sizeclass_init(bool align8, const char *path);
+
+/* Classes in use, class 0 included: GM_NUM_CLASSES unless a loaded table
+ * has fewer (the arrays are zero past it). */
+extern unsigned gm_sizeclass_nclasses;
+
+/* ---- GOMALLOC_SIZECLASSES (sizeclass_load.c) ---- */
+
+/* A table as read from a file: classes 1..nclasses-1 (0 is large objects). */
+typedef struct gm_sizeclass_table {
+  unsigned nclasses; /* class 0 included */
+  uint16_t size[GM_NUM_CLASSES];
+  uint8_t npages[GM_NUM_CLASSES];
+} gm_sizeclass_table_t;
+
+/* Why a class of size bytes in span-byte spans, after a class of prev_size,
+ * is unsafe for the allocator, or NULL if it is fine. */
+const char *gm_sizeclass_check_class(uint32_t size, uint32_t span, uint32_t prev_size);
+
+/* Parse and check the TSV of `gomalloc sizeclasses --tsv` (blank lines and
+ * # comments allowed). NULL on success; else the reason, *line its line. */
+const char *gm_sizeclass_parse(const char *text, size_t len, gm_sizeclass_table_t *t,
+                               unsigned *line);
+
+/* Make t the class arrays (before any allocation; gm_sizeclass_init then
+ * builds the lookup). */
+void gm_sizeclass_install(const gm_sizeclass_table_t *t);
+
+/* Read, check and install the table in path; false (Go's table kept) with
+ * one line on stderr naming the file, line and reason if it is refused. */
+bool gm_sizeclass_load(const char *path);
 
 /* Smallest class >= size whose objects are all aligned to align
  * (align <= GM_PAGE_SIZE), or 0 if none: aligned_alloc's small path. */

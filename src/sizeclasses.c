@@ -7,20 +7,20 @@ _Static_assert(GM_PAGE_SHIFT == 13, "regenerate the size classes");
 _Static_assert(GM_MAX_SMALL_SIZE == 32768, "regenerate the size classes");
 _Static_assert(GM_MAX_OBJS_PER_SPAN == 1024, "regenerate the size classes");
 
-const uint16_t gm_class_to_size[GM_NUM_CLASSES] = {
+uint16_t gm_class_to_size[GM_NUM_CLASSES] = {
     0, 8, 16, 24, 32, 48, 64, 80, 96, 112, 128, 144, 160, 176, 192, 208, 224, 240, 256, 288, 320,
     352, 384, 416, 448, 480, 512, 576, 640, 704, 768, 896, 1024, 1152, 1280, 1408, 1536, 1792, 2048,
     2304, 2688, 3072, 3200, 3456, 4096, 4864, 5376, 6144, 6528, 6784, 6912, 8192, 9472, 9728, 10240,
     10880, 12288, 13568, 14336, 16384, 18432, 19072, 20480, 21760, 24576, 27264, 28672, 32768,
 };
 
-const uint8_t gm_class_to_allocnpages[GM_NUM_CLASSES] = {
+uint8_t gm_class_to_allocnpages[GM_NUM_CLASSES] = {
     0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
     1, 1, 1, 2, 1, 2, 1, 2, 1, 3, 2, 3, 1, 3, 2, 3, 4, 5, 6, 1, 7, 6, 5, 4, 3, 5, 7, 2, 9, 7, 5, 8,
     3, 10, 7, 4,
 };
 
-const uint16_t gm_class_to_nelems[GM_NUM_CLASSES] = {
+uint16_t gm_class_to_nelems[GM_NUM_CLASSES] = {
     0, 1024, 512, 341, 256, 170, 128, 102, 85, 73, 64, 56, 51, 46, 42, 39, 36, 34, 32, 28, 25, 23,
     21, 19, 18, 17, 16, 14, 12, 11, 10, 9, 8, 7, 6, 11, 5, 9, 4, 7, 3, 8, 5, 7, 2, 5, 3, 4, 5, 6, 7,
     1, 6, 5, 4, 3, 2, 3, 4, 1, 4, 3, 2, 3, 1, 3, 2, 1,
@@ -28,7 +28,7 @@ const uint16_t gm_class_to_nelems[GM_NUM_CLASSES] = {
 
 /* floor((2^32 - 1) / size) + 1: (offset * magic) >> 32 == offset / size for
  * every offset in the span (proved by tools/mksizeclasses.c). */
-const uint32_t gm_class_to_divmagic[GM_NUM_CLASSES] = {
+uint32_t gm_class_to_divmagic[GM_NUM_CLASSES] = {
     0u,         /* class 0: 0 B */
     536870912u, /* class 1: 8 B */
     268435456u, /* class 2: 16 B */
@@ -99,7 +99,7 @@ const uint32_t gm_class_to_divmagic[GM_NUM_CLASSES] = {
     131072u,    /* class 67: 32768 B */
 };
 
-const uint16_t gm_class_to_minalign[GM_NUM_CLASSES] = {
+uint16_t gm_class_to_minalign[GM_NUM_CLASSES] = {
     0, 8, 16, 8, 32, 16, 64, 16, 32, 16, 128, 16, 32, 16, 64, 16, 32, 16, 256, 32, 64, 32, 128, 32,
     64, 32, 512, 64, 128, 64, 256, 128, 1024, 128, 256, 128, 512, 256, 2048, 256, 128, 1024, 128,
     128, 4096, 256, 256, 2048, 128, 128, 256, 8192, 256, 512, 2048, 128, 4096, 256, 2048, 8192,

@@ -98,11 +98,16 @@
 #define GM_SIZE_TO_CLASS8_LEN (GM_SMALL_SIZE_MAX / GM_SMALL_SIZE_DIV + 1)                       /* 129 */
 #define GM_SIZE_TO_CLASS128_LEN ((GM_MAX_SMALL_SIZE - GM_SMALL_SIZE_MAX) / GM_LARGE_SIZE_DIV + 1) /* 249 */
 
-extern const uint16_t gm_class_to_size[GM_NUM_CLASSES];        /* bytes/obj, 0 for class 0 */
-extern const uint8_t  gm_class_to_allocnpages[GM_NUM_CLASSES]; /* pages per span */
-extern const uint16_t gm_class_to_nelems[GM_NUM_CLASSES];      /* objects per span */
-extern const uint32_t gm_class_to_divmagic[GM_NUM_CLASSES];    /* 0 for class 0 */
-extern const uint16_t gm_class_to_minalign[GM_NUM_CLASSES];    /* 1 << min(ctz(size),13); 0 for class 0 */
+/* The classes in use: Go's, unless GOMALLOC_SIZECLASSES loaded a table at start
+   (sizeclass_load.c), which leaves the classes past its last one all zero. Written
+   only then, before any allocation. */
+extern uint16_t gm_class_to_size[GM_NUM_CLASSES];        /* bytes/obj, 0 for class 0 */
+extern uint8_t  gm_class_to_allocnpages[GM_NUM_CLASSES]; /* pages per span */
+extern uint16_t gm_class_to_nelems[GM_NUM_CLASSES];      /* objects per span */
+extern uint32_t gm_class_to_divmagic[GM_NUM_CLASSES];    /* 0 for class 0 */
+extern uint16_t gm_class_to_minalign[GM_NUM_CLASSES];    /* 1 << min(ctz(size),13); 0 for class 0 */
+/* The lookups below are Go's and stay so: gm_sizeclass_init builds malloc's table from
+   them, or from a loaded table's sizes. */
 extern const uint8_t  gm_size_to_class8[GM_SIZE_TO_CLASS8_LEN];     /* Go's exact size_to_class8: index ceil(size/8) */
 extern const uint8_t  gm_size_to_class128[GM_SIZE_TO_CLASS128_LEN]; /* Go's exact size_to_class128: index ceil((size-1024)/128) */
 /* gomalloc's malloc gives 16-byte alignment to every request >= 16 bytes (glibc on x86-64),

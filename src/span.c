@@ -27,6 +27,11 @@ void gm_span_init(gm_mspan_t *s, uintptr_t base, size_t npages, gm_spanclass_t s
   s->notify_base = s->notify_ctr = GM_NOTIFY_NEVER;
   gm_store_relaxed(&s->cache_list, (uint8_t)GM_CLIST_NONE);
   s->needzero = 0;
+#if GM_DEBUG
+  /* Before the state is published: a racing free of a stale pointer must
+   * not match a block the debug heap has not laid out yet (debugheap.c). */
+  gm_store_relaxed(&s->dbg_off, (uint32_t)GM_DBG_OFF_UNSET);
+#endif
   if (cls == 0) {
     gm_store_relaxed(&s->elemsize, npages << GM_PAGE_SHIFT);
     gm_store_relaxed(&s->nelems, (uint16_t)1);

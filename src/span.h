@@ -21,9 +21,9 @@
  * Go's sweeper folds gcmarkBits into allocBits. Or, for a slot its owner
  * freed, sooner: the owner's hot stack (mcache_hot.c) hands it out again
  * and clears its local_free bit (gm_span_hot_take), so the bitmaps say
- * "allocated" as before the free. gcmark_bits is kept (NULL) for
- * the future garbage-collected heap, whose sweep will compute
- * alloc = marks & ~freed.
+ * "allocated" as before the free. gcmark_bits holds the marks of
+ * the collected heap's spans (NULL in malloc spans), whose sweep
+ * computes alloc = marks & ~freed (gc.h, gcsweep.c).
  *
  * The span state machine (which list a span is on, who may sweep it) is
  * described at the top of mcentral.c. */
@@ -43,6 +43,10 @@ enum {
   GM_SPAN_PARTIAL = 2, /* small span on its mcentral's partial list */
   GM_SPAN_FULL = 3,   /* small span on its mcentral's full list */
   GM_SPAN_LARGE = 4,  /* one large object (size class 0) */
+  /* The collected heap's spans (gc.h): owned by gm_gc, never by an mcache,
+   * small_bytes 0 so that plain free's fast path turns them away. */
+  GM_SPAN_GC = 5,       /* small objects of one GC kind */
+  GM_SPAN_GC_LARGE = 6, /* one large collected object */
 };
 
 /* gm_mspan_t.cache_list: where a CACHED span sits in its owner's cache. */
@@ -84,7 +88,8 @@ struct gm_mspan {
   uint8_t bucket;        /* metadata size bucket (mheap.c) */
   uint16_t alloc_count;  /* allocated objects as of the last sweep */
   uint16_t notify_base;  /* see notify_ctr */
-  uint32_t partial_epoch; /* scavenger epoch when put on a list (age) */
+  uint32_t partial_epoch; /* scavenger epoch when put on a list (age);
+                           * a GC span's kind (gc.h) */
   /* -- cold --------------------------------------------------------------
    * The struct is 104 bytes, so that with one bitmap word a span's
    * metadata fits 128 (see GM_SPAN_META_ALIGN, mheap.h): the end of the
@@ -92,15 +97,17 @@ struct gm_mspan {
    * are computed rather than stored. */
   size_t npages;
   gm_mspan_t *next, *prev; /* mcentral list links, or fixalloc free list */
-  uint64_t *gcmark_bits;   /* reserved for the garbage-collected heap */
+  uint64_t *gcmark_bits;   /* GC spans: mark bits, one per slot (gc.h) */
   uint32_t sweepgen;       /* reserved for the garbage-collected heap */
   /* OS pages released (bit i = page i) while the span is on a central
    * list, and GM_SPAN_SCANNED. Spans of more than 31 OS pages are not
    * released piecemeal. */
   uint32_t released_mask;
 #if GM_DEBUG
+#define GM_DBG_OFF_UNSET UINT32_MAX
   size_t dbg_size;   /* large: the requested size (debugheap.c) */
-  uint32_t dbg_off;  /* large: the block's offset from base */
+  uint32_t dbg_off;  /* large: the block's offset from base, GM_DBG_OFF_UNSET
+                      * until debugheap.c has laid the block out */
   uint8_t dbg_guard; /* large: 1 last page kept as a guard, 2 also PROT_NONE */
 #endif
   uint64_t bits[];         /* alloc_bits, local_free, remote_free, interleaved */

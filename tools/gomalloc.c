@@ -7,8 +7,11 @@
  * Exit status: 0 success, 1 runtime failure (e.g. stdout write error),
  * 2 usage error (unknown subcommand or flag). */
 #define _XOPEN_SOURCE 700 /* POSIX 2008 with realpath */
+#include "cli.h"
 #include "heapmap_render.h"
 #include "options.h"
+#include "report.h"
+#include "sizeclass_fit.h"
 #include "sizeclasses.h"
 
 #include <errno.h>
@@ -16,13 +19,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #ifndef GM_CLI_VERSION
 #define GM_CLI_VERSION "unknown"
 #endif
-
-#define EXIT_USAGE 2
 
 struct command {
   const char *name;
@@ -35,28 +37,54 @@ struct command {
 static const struct command *find_command(const char *name);
 static void usage(FILE *f);
 
-/* Flags are long options only; a bad one is a usage error, reported the
- * same way by every subcommand. */
-static int bad_flag(const char *cmd, const char *flag) {
+int gm_cli_bad_flag(const char *cmd, const char *flag) {
   fprintf(stderr, "gomalloc %s: unknown flag '%s'\nRun 'gomalloc %s --help' for usage.\n", cmd,
           flag, cmd);
   return EXIT_USAGE;
 }
 
-static int is_help_flag(const char *s) { return strcmp(s, "--help") == 0 || strcmp(s, "-h") == 0; }
+int gm_cli_is_help_flag(const char *s) {
+  return strcmp(s, "--help") == 0 || strcmp(s, "-h") == 0;
+}
+
+const char *gm_cli_option_value(int argc, char **argv, int *i, const char *name, int *bad) {
+  size_t l = strlen(name);
+  if (strncmp(argv[*i], name, l) != 0)
+    return NULL;
+  if (argv[*i][l] == '=')
+    return argv[*i] + l + 1;
+  if (argv[*i][l] != 0)
+    return NULL;
+  if (*i + 1 >= argc) {
+    fprintf(stderr, "gomalloc %s: %s needs a value\n", argv[0], name);
+    *bad = 1;
+    return NULL;
+  }
+  return argv[++*i];
+}
 
 /* ---- sizeclasses ---------------------------------------------------------------- */
 
 static void help_sizeclasses(FILE *f) {
   fputs("usage: gomalloc sizeclasses [--tsv]\n"
+        "       gomalloc sizeclasses --fit DIR [--fine] [--align8]\n"
         "\n"
         "Print the size-class table: for each class the object size, the span size,\n"
         "objects per span, bytes left at the end of the span (tail waste), the worst-case\n"
         "share of the span lost to rounding and tail (max waste) and the alignment every\n"
         "object of the class has (min align).\n"
         "\n"
-        "  --tsv   tab-separated, with a header line and a row for class 0 (large objects)\n"
-        "  --help  show this help\n",
+        "  --tsv      tab-separated, with a header line and a row for class 0 (large objects)\n"
+        "  --fit DIR  choose classes for the request sizes in DIR/sizes.tsv (the histogram\n"
+        "             of gomalloc run --profile DIR) by Go's rules, minimising\n"
+        "             rounding waste; print them as --tsv does, after # lines giving the\n"
+        "             expected waste against Go's classes. Load with GOMALLOC_SIZECLASSES.\n"
+        "  --fine     with --fit: candidate sizes in 16-byte steps at every size, not Go's\n"
+        "             steps (size/8 from 128 B, 256 B from 2 KiB)\n"
+        "  --align8   with --fit: allow classes that are only 8-byte aligned (they serve\n"
+        "             requests of 16 B or more only under GOMALLOC_ALIGN8=1); with --fine,\n"
+        "             8-byte steps\n"
+        "  --help     show this help\n",
         f);
 }
 
@@ -84,20 +112,45 @@ static struct class_row class_row(int c) {
 
 static int cmd_sizeclasses(int argc, char **argv) {
   int tsv = 0;
+  bool align8 = false, fine = false;
+  const char *fit_dir = NULL;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--tsv") == 0) {
       tsv = 1;
-    } else if (is_help_flag(argv[i])) {
+    } else if (strcmp(argv[i], "--align8") == 0) {
+      align8 = true;
+    } else if (strcmp(argv[i], "--fine") == 0) {
+      fine = true;
+    } else if (strcmp(argv[i], "--fit") == 0) {
+      if (i + 1 == argc) {
+        fprintf(stderr, "gomalloc sizeclasses: --fit needs a profile directory\n");
+        return EXIT_USAGE;
+      }
+      fit_dir = argv[++i];
+    } else if (strncmp(argv[i], "--fit=", 6) == 0) {
+      fit_dir = argv[i] + 6;
+    } else if (gm_cli_is_help_flag(argv[i])) {
       help_sizeclasses(stdout);
       return 0;
     } else if (argv[i][0] == '-') {
-      return bad_flag(argv[0], argv[i]);
+      return gm_cli_bad_flag(argv[0], argv[i]);
     } else {
       fprintf(stderr, "gomalloc sizeclasses: unexpected argument '%s'\n", argv[i]);
       return EXIT_USAGE;
     }
   }
 
+  if ((align8 || fine) && !fit_dir) {
+    fprintf(stderr, "gomalloc sizeclasses: --align8 and --fine go with --fit\n");
+    return EXIT_USAGE;
+  }
+  if (fit_dir) {
+    if (tsv) {
+      fprintf(stderr, "gomalloc sizeclasses: --fit prints the TSV; drop --tsv\n");
+      return EXIT_USAGE;
+    }
+    return fit_sizeclasses(fit_dir, align8, fine);
+  }
   if (tsv) {
     puts("class\tbytes_obj\tbytes_span\tobjects\ttail_waste\tmax_waste_percent\tmin_align");
     for (int c = 0; c < GM_NUM_CLASSES; c++) {
@@ -116,241 +169,6 @@ static int cmd_sizeclasses(int argc, char **argv) {
            r.max_waste, r.align);
   }
   return 0;
-}
-
-/* ---- run ------------------------------------------------------------------------ */
-
-static void help_run(FILE *f) {
-  fputs("usage: gomalloc run [OPTIONS] [--] PROGRAM [ARGS...]\n"
-        "\n"
-        "Run PROGRAM with gomalloc as its malloc (LD_PRELOAD=libgomalloc.so) and report on\n"
-        "its heap when it exits. The exit status is the program's.\n"
-        "\n"
-        "  --stats[=text|json]  print heap statistics at exit: a table per size class\n"
-        "                       and the heap totals, or the same as JSON (on stderr)\n"
-        "  --stats-file FILE    write the statistics to FILE instead of stderr (implies\n"
-        "                       --stats)\n"
-        "  --heapmap FILE       write a heap map at exit: one HTML page drawing every span\n"
-        "                       (the program writes a heap dump beside FILE and runs\n"
-        "                       'gomalloc heapmap' to draw it)\n"
-        "  --all-processes      report on every process of the program that uses gomalloc\n"
-        "                       (its children too; use %p, the process id, in file names),\n"
-        "                       not only on PROGRAM itself\n"
-        "  --lib PATH           the libgomalloc.so to preload (default: $GOMALLOC_LIB, else\n"
-        "                       ../lib beside this program, the install libdir, or the\n"
-        "                       build tree this program was built in)\n"
-        "  --help               show this help\n"
-        "\n"
-        "These set GOMALLOC_STATS, GOMALLOC_STATS_FILE, GOMALLOC_HEAPMAP and\n"
-        "GOMALLOC_REPORT_PID for the program. PROGRAM reports when it exits, also if it\n"
-        "was started through a wrapper that execs it. Static and set-user-ID programs\n"
-        "ignore LD_PRELOAD and report nothing; so do programs that end with _exit()\n"
-        "(dash, for one).\n"
-        "\n"
-        "Exit status: the program's; 2 for a usage error; 1 if libgomalloc.so is not\n"
-        "found; 126 if PROGRAM cannot be run, 127 if it is not found.\n",
-        f);
-}
-
-/* dir/rel/name if it exists, into out. */
-static int try_lib(char *out, size_t n, const char *dir, const char *rel) {
-  static const char *names[] = {"libgomalloc.so", "libgomalloc.so.0"};
-  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-    int len = snprintf(out, n, "%s%s%s/%s", dir, rel[0] ? "/" : "", rel, names[i]);
-    if (len > 0 && (size_t)len < n && access(out, R_OK) == 0)
-      return 1;
-  }
-  return 0;
-}
-
-/* Where the preloadable library is, relative to this executable first so
- * that an installed tree can be moved; the compile-time paths (set by the
- * build, when it does) come after. */
-static int find_library(char *out, size_t n) {
-  const char *env = getenv("GOMALLOC_LIB");
-  if (env && *env) {
-    snprintf(out, n, "%s", env);
-    return access(out, R_OK) == 0;
-  }
-  char exe[PATH_MAX];
-  ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
-  if (len > 0) {
-    exe[len] = 0;
-    char *slash = strrchr(exe, '/');
-    if (slash)
-      *slash = 0;
-    const char *rels[] = {
-#ifdef GM_INSTALL_LIBDIR_REL
-        "../" GM_INSTALL_LIBDIR_REL,
-#endif
-        "../lib", "../lib64",
-#if defined(__x86_64__)
-        "../lib/x86_64-linux-gnu", /* Debian's multiarch libdir for a /usr prefix */
-#elif defined(__aarch64__)
-        "../lib/aarch64-linux-gnu",
-#endif
-    };
-    for (size_t i = 0; i < sizeof rels / sizeof rels[0]; i++)
-      if (try_lib(out, n, exe, rels[i]))
-        return 1;
-  }
-#ifdef GM_INSTALL_LIBDIR
-  if (try_lib(out, n, GM_INSTALL_LIBDIR, ""))
-    return 1;
-#endif
-#ifdef GM_BUILD_LIBDIR
-  if (try_lib(out, n, GM_BUILD_LIBDIR, ""))
-    return 1;
-#endif
-  /* The build tree: tools/gomalloc beside the library's directory. */
-  if (len > 0 && (try_lib(out, n, exe, "..") || try_lib(out, n, exe, "")))
-    return 1;
-  return 0;
-}
-
-/* An absolute form of path, so that a program changing directory still
- * writes where the user meant. */
-static int absolute(char *out, size_t n, const char *path) {
-  if (path[0] == '/')
-    return snprintf(out, n, "%s", path) < (int)n;
-  char cwd[PATH_MAX];
-  if (!getcwd(cwd, sizeof cwd))
-    return 0;
-  return snprintf(out, n, "%s/%s", cwd, path) < (int)n;
-}
-
-/* --name VALUE or --name=VALUE; returns the value or NULL if arg is not
- * this option. A missing value is a usage error (*bad set). */
-static const char *option_value(int argc, char **argv, int *i, const char *name, int *bad) {
-  size_t l = strlen(name);
-  if (strncmp(argv[*i], name, l) != 0)
-    return NULL;
-  if (argv[*i][l] == '=')
-    return argv[*i] + l + 1;
-  if (argv[*i][l] != 0)
-    return NULL;
-  if (*i + 1 >= argc) {
-    fprintf(stderr, "gomalloc %s: %s needs a value\n", argv[0], name);
-    *bad = 1;
-    return NULL;
-  }
-  return argv[++*i];
-}
-
-static int cmd_run(int argc, char **argv) {
-  const char *stats = NULL, *stats_file = NULL, *heapmap = NULL, *lib = NULL;
-  int i = 1, bad = 0, all = 0;
-  for (; i < argc; i++) {
-    const char *a = argv[i], *v = NULL;
-    if (strcmp(a, "--") == 0) {
-      i++;
-      break;
-    }
-    if (a[0] != '-')
-      break;
-    if (is_help_flag(a)) {
-      help_run(stdout);
-      return 0;
-    }
-    if (strcmp(a, "--stats") == 0) {
-      stats = "1";
-    } else if (strcmp(a, "--all-processes") == 0) {
-      all = 1;
-    } else if (strncmp(a, "--stats=", 8) == 0) {
-      if (strcmp(a + 8, "text") == 0)
-        stats = "1";
-      else if (strcmp(a + 8, "json") == 0)
-        stats = "json";
-      else {
-        fprintf(stderr, "gomalloc run: --stats takes 'text' or 'json', not '%s'\n", a + 8);
-        return EXIT_USAGE;
-      }
-    } else if ((v = option_value(argc, argv, &i, "--stats-file", &bad)) != NULL) {
-      stats_file = v;
-    } else if ((v = option_value(argc, argv, &i, "--heapmap", &bad)) != NULL) {
-      heapmap = v;
-    } else if ((v = option_value(argc, argv, &i, "--lib", &bad)) != NULL) {
-      lib = v;
-    } else if (bad) {
-      return EXIT_USAGE;
-    } else {
-      return bad_flag(argv[0], a);
-    }
-    if (v && !*v) {
-      fprintf(stderr, "gomalloc run: empty value for '%s'\n", a);
-      return EXIT_USAGE;
-    }
-  }
-  if (i >= argc) {
-    fprintf(stderr, "gomalloc run: no program to run\nRun 'gomalloc run --help' for usage.\n");
-    return EXIT_USAGE;
-  }
-  if (stats_file && !stats)
-    stats = "1";
-
-  char path[PATH_MAX];
-  if (lib) {
-    snprintf(path, sizeof path, "%s", lib);
-    if (access(path, R_OK) != 0) {
-      fprintf(stderr, "gomalloc run: %s: %s\n", path, strerror(errno));
-      return 1;
-    }
-  } else if (!find_library(path, sizeof path)) {
-    fprintf(stderr, "gomalloc run: cannot find libgomalloc.so (set GOMALLOC_LIB or use --lib)\n");
-    return 1;
-  }
-  /* The dynamic loader wants a path it can open from any directory. */
-  char libabs[PATH_MAX];
-  if (!realpath(path, libabs)) {
-    fprintf(stderr, "gomalloc run: %s: %s\n", path, strerror(errno));
-    return 1;
-  }
-  const char *old = getenv("LD_PRELOAD");
-  size_t plen = strlen(libabs) + (old ? strlen(old) + 2 : 1);
-  char *preload = malloc(plen);
-  if (!preload) {
-    perror("gomalloc run");
-    return 1;
-  }
-  /* First in the list, so its malloc is the one every object binds to. */
-  snprintf(preload, plen, "%s%s%s", libabs, old && *old ? ":" : "", old && *old ? old : "");
-  char file[PATH_MAX];
-  int ok = setenv("LD_PRELOAD", preload, 1) == 0;
-  if (stats)
-    ok = ok && setenv("GOMALLOC_STATS", stats, 1) == 0;
-  if (stats_file) {
-    if (!absolute(file, sizeof file, stats_file)) {
-      fprintf(stderr, "gomalloc run: %s: path too long\n", stats_file);
-      return EXIT_USAGE;
-    }
-    ok = ok && setenv("GOMALLOC_STATS_FILE", file, 1) == 0;
-  }
-  if (heapmap) {
-    if (!absolute(file, sizeof file, heapmap)) {
-      fprintf(stderr, "gomalloc run: %s: path too long\n", heapmap);
-      return EXIT_USAGE;
-    }
-    ok = ok && setenv("GOMALLOC_HEAPMAP", file, 1) == 0;
-  }
-  free(preload);
-  /* exec keeps the pid: the program itself reports, its children do not. */
-  char pid[32];
-  snprintf(pid, sizeof pid, "%ld", (long)getpid());
-  if (all)
-    ok = ok && unsetenv("GOMALLOC_REPORT_PID") == 0;
-  else
-    ok = ok && setenv("GOMALLOC_REPORT_PID", pid, 1) == 0;
-  if (!ok) {
-    perror("gomalloc run: setenv");
-    return 1;
-  }
-  fflush(stdout);
-  /* exec, not fork: the program's exit status and signals pass through
-   * untouched, and nothing of ours stays around it. */
-  execvp(argv[i], argv + i);
-  int err = errno;
-  fprintf(stderr, "gomalloc run: cannot run '%s': %s\n", argv[i], strerror(err));
-  return err == ENOENT ? 127 : 126;
 }
 
 /* ---- heapmap ---------------------------------------------------------------------- */
@@ -378,19 +196,19 @@ static int cmd_heapmap(int argc, char **argv) {
   int bad = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v;
-    if (is_help_flag(a)) {
+    if (gm_cli_is_help_flag(a)) {
       help_heapmap(stdout);
       return 0;
     }
     if (strcmp(a, "--") == 0 && i + 1 < argc && !dump) {
       dump = argv[++i];
-    } else if ((v = option_value(argc, argv, &i, "-o", &bad)) != NULL ||
-               (v = option_value(argc, argv, &i, "--output", &bad)) != NULL) {
+    } else if ((v = gm_cli_option_value(argc, argv, &i, "-o", &bad)) != NULL ||
+               (v = gm_cli_option_value(argc, argv, &i, "--output", &bad)) != NULL) {
       out = v;
     } else if (bad) {
       return EXIT_USAGE;
     } else if (a[0] == '-') {
-      return bad_flag(argv[0], a);
+      return gm_cli_bad_flag(argv[0], a);
     } else if (!dump) {
       dump = a;
     } else {
@@ -429,7 +247,7 @@ static int cmd_help(int argc, char **argv) {
     fprintf(stderr, "gomalloc help: expected at most one command name\n");
     return EXIT_USAGE;
   }
-  if (is_help_flag(argv[1])) {
+  if (gm_cli_is_help_flag(argv[1])) {
     help_help(stdout);
     return 0;
   }
@@ -469,12 +287,12 @@ static void roff(FILE *f, const char *s) {
 }
 
 static int cmd_man_options(int argc, char **argv) {
-  if (argc > 1 && is_help_flag(argv[1])) {
+  if (argc > 1 && gm_cli_is_help_flag(argv[1])) {
     help_man_options(stdout);
     return 0;
   }
   if (argc > 1)
-    return bad_flag(argv[0], argv[1]);
+    return gm_cli_bad_flag(argv[0], argv[1]);
   size_t n;
   const gm_option_t *opt = gm_options_table(&n);
   for (size_t i = 0; i < n; i++) {
@@ -500,9 +318,11 @@ static int cmd_man_options(int argc, char **argv) {
 
 static const struct command commands[] = {
     {"sizeclasses", "print the size-class table", cmd_sizeclasses, help_sizeclasses, 0},
-    {"run", "run a program with gomalloc, with heap statistics or a heap map", cmd_run, help_run,
+    {"run", "run a program with gomalloc, with heap statistics, a heap map or a profile", gm_cli_run, gm_cli_run_help,
      0},
     {"heapmap", "draw a heap dump as the heap map (an HTML page)", cmd_heapmap, help_heapmap, 0},
+    {"report", "draw a profile (run --profile) as an HTML page", gm_report_main, gm_report_help,
+     0},
     {"help", "show help for a command", cmd_help, help_help, 0},
     {"man-options", "", cmd_man_options, help_man_options, 1},
 };
@@ -555,7 +375,7 @@ int main(int argc, char **argv) {
     return EXIT_USAGE;
   }
   const char *arg = argv[1];
-  if (is_help_flag(arg)) {
+  if (gm_cli_is_help_flag(arg)) {
     usage(stdout);
     return finish(0);
   }

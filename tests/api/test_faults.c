@@ -107,6 +107,21 @@ static void df_between_large(void) {
   T_free(opaque_ptr(p));
   returned("third free");
 }
+/* A large block freed, then a new small span takes its span struct (the
+ * heap's free list is LIFO) elsewhere: the second free still names the
+ * double free, though p's page no longer maps to a span that holds it. */
+static void df_large_struct_reused(void) {
+  void *p = T_malloc(1 * MiB);
+  announce(p);
+  T_free(p);
+  void *keep[64];
+  for (int i = 0; i < 64; i++)
+    keep[i] = T_malloc((size_t)(i % 16 + 1) * 1024); /* new small spans */
+  T_free(opaque_ptr(p));
+  returned("second free");
+  for (int i = 0; i < 64; i++)
+    T_free(keep[i]);
+}
 static void df_between_many(void) {
   void *p = T_malloc(48);
   void *others[100];
@@ -451,6 +466,7 @@ static const fault_case_t cases[] = {
     {"double_free_between_small", df_between_small, "double free", NULL, NULL, NULL},
     {"double_free_between_large", df_between_large, "double free", NULL, NULL, NULL},
     {"double_free_between_many", df_between_many, "double free", NULL, NULL, NULL},
+    {"double_free_large_struct_reused", df_large_struct_reused, "double free", NULL, NULL, NULL},
     {"double_free_aligned", df_aligned, "double free", NULL, NULL, NULL},
     {"double_free_calloc", df_calloc, "double free", NULL, NULL, NULL},
     {"double_free_xthread_small", df_xthread_small, "double free", NULL, NULL, NULL},

@@ -11,7 +11,8 @@
  *     fill reaches at least half the first, and a mix of other sizes works).
  * Modes: malloc of small, large and mixed sizes, calloc (checked zero),
  * realloc growth, posix_memalign, aligned_alloc, memalign, valloc, pvalloc,
- * and 4 threads filling at once.
+ * 4 threads filling at once, and 48 threads whose first malloc comes only
+ * after the space ran out (no memory for their caches).
  *
  * Item 27 (in part): mode no_threads runs as user nobody with RLIMIT_NPROC 1,
  * so pthread_create fails (a background scavenger cannot start): the heap
@@ -258,6 +259,102 @@ static void mode_threads(void) {
          t[3].bytes[0] / MiB, t[3].bytes[1] / MiB);
 }
 
+/* Threads whose first malloc comes after the address space ran out: a
+ * thread's cache is metadata (fixalloc chunks of 128 KiB), so past the
+ * first few threads the cache itself cannot be made. Such a thread must
+ * still get NULL with ENOMEM or a usable block (it used to crash: the slow
+ * path locked the missing cache), and must work once memory is back. */
+enum { NLATE = 48 };
+static pthread_barrier_t late_go, late_done;
+static int late_bad[NLATE];
+static int late_got[NLATE];
+
+static void *late_thread(void *arg) {
+  int i = (int)(intptr_t)arg;
+  pthread_barrier_wait(&late_go);
+  for (int k = 0; k < 8; k++) {
+    size_t n = 16 + (size_t)k * 100;
+    errno_sentinel();
+    unsigned char *p = T_malloc(n);
+    if (!p) {
+      if (errno != ENOMEM)
+        late_bad[i] = errno ? errno : -1;
+      continue;
+    }
+    memset(p, 0x5a, n);
+    late_got[i]++;
+    T_free(p);
+  }
+  pthread_barrier_wait(&late_done); /* the main thread frees everything */
+  pthread_barrier_wait(&late_go);
+  unsigned char *p = T_malloc(100); /* memory is back: must work now */
+  if (!p)
+    late_bad[i] = -2;
+  else {
+    memset(p, 0x33, 100);
+    T_free(p);
+  }
+  return NULL;
+}
+
+static void mode_late_threads(void) {
+  pthread_t th[NLATE];
+  pthread_attr_t at;
+  pthread_attr_init(&at);
+  pthread_attr_setstacksize(&at, 64 * KiB);
+  pthread_barrier_init(&late_go, NULL, NLATE + 1);
+  pthread_barrier_init(&late_done, NULL, NLATE + 1);
+  int nt = 0;
+  for (; nt < NLATE; nt++)
+    if (pthread_create(&th[nt], &at, late_thread, (void *)(intptr_t)nt) != 0)
+      break;
+  if (!CHECK(nt == NLATE, "late_threads: only %d of %d threads started", nt, NLATE))
+    return;
+  /* Use up the address space: large blocks, then small ones. */
+  const size_t sizes[] = {1 * MiB, 64 * KiB, 4000, 100};
+  nblocks = 0;
+  for (int k = 0; k < 4; k++)
+    while (nblocks < MAXBLOCKS) {
+      void *p = T_malloc(sizes[k]);
+      if (!p)
+        break;
+      blocks[nblocks++] = p;
+    }
+  size_t filled = nblocks;
+  /* And the rest of it, outside the heap (the heap grows by whole arenas,
+   * so address space is left that metadata could still use). */
+  static void *maps[4096];
+  static size_t mapsz[4096];
+  int nmaps = 0;
+  for (size_t sz = 1 * MiB; sz >= 4096; sz /= 4)
+    while (nmaps < 4096) {
+      void *m = mmap(NULL, sz, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+      if (m == MAP_FAILED)
+        break;
+      maps[nmaps] = m;
+      mapsz[nmaps++] = sz;
+    }
+  pthread_barrier_wait(&late_go);
+  pthread_barrier_wait(&late_done);
+  while (nmaps > 0) {
+    nmaps--;
+    munmap(maps[nmaps], mapsz[nmaps]);
+  }
+  free_all();
+  pthread_barrier_wait(&late_go);
+  int got = 0;
+  for (int i = 0; i < nt; i++) {
+    pthread_join(th[i], NULL);
+    CHECK(late_bad[i] == 0,
+          "late thread %d: expected NULL with ENOMEM or a block, then a block once memory was "
+          "freed; got %d",
+          i, late_bad[i]);
+    got += late_got[i];
+  }
+  printf("late_threads: %zu blocks filled the space; the threads then got %d of %d blocks\n",
+         filled, got, nt * 8);
+}
+
 static void *noop_thread(void *arg) { return arg; }
 
 static int child_no_threads(void) {
@@ -349,6 +446,8 @@ static int child_main(const char *mode) {
     fill_twice(A_PVALLOC, small, 4, mode);
   else if (!strcmp(mode, "threads"))
     mode_threads();
+  else if (!strcmp(mode, "late_threads"))
+    mode_late_threads();
   else {
     printf("unknown mode %s\n", mode);
     return 2;
@@ -380,7 +479,7 @@ int main(int argc, char **argv) {
   printf("test_oslimits (%s API)\n", API_NAME);
   const char *modes[] = {"malloc_small", "malloc_large", "malloc_mixed", "calloc",  "realloc",
                          "posix_memalign", "aligned_alloc", "memalign", "valloc", "pvalloc",
-                         "threads", "no_threads"};
+                         "threads", "late_threads", "no_threads"};
   for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
     check_section(modes[i]);
     char *args[] = {argv[0], "child", (char *)modes[i], NULL};

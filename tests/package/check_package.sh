@@ -53,7 +53,7 @@ fi
 
 dpkg-deb -c "$deb" | awk '{ print $6 }' | sed 's|^\./|/|' >"$tmp/files"
 for f in '/usr/lib/(.*/)?libgomalloc\.so' '/usr/lib/(.*/)?libgomalloc\.so\.0\..*' \
-  '/usr/lib/(.*/)?libgomalloc\.a' /usr/include/gomalloc.h /usr/include/gomalloc-stats.h \
+  '/usr/lib/(.*/)?libgomalloc\.a' '/usr/lib/(.*/)?libgomalloc_prof\.so' /usr/include/gomalloc.h /usr/include/gomalloc-stats.h \
   '/usr/lib/(.*/)?pkgconfig/gomalloc\.pc' '/usr/lib/(.*/)?cmake/gomalloc/gomallocConfig\.cmake' \
   '/usr/lib/(.*/)?cmake/gomalloc/gomallocTargets\.cmake' /usr/bin/gomalloc \
   '/usr/share/man/man1/gomalloc\.1' '/usr/share/man/man3/gomalloc\.3'; do
@@ -118,6 +118,10 @@ fi
 # The command, run from the unpacked root, preloads the unpacked library.
 out=$("$root/usr/bin/gomalloc" run --stats -- /bin/echo hi 2>&1)
 check "unpacked gomalloc run --stats" grep -q "^gomalloc $version heap statistics of echo" <<<"$out"
+# --profile finds the unpacked profiler beside the library; report draws it.
+"$root/usr/bin/gomalloc" run --profile "$tmp/prof" -- /bin/echo hi >/dev/null 2>"$tmp/prof.err"
+check "unpacked gomalloc run --profile" test -s "$tmp/prof/sizes.tsv" -a -s "$tmp/prof/heap.dump"
+check "unpacked gomalloc report" "$root/usr/bin/gomalloc" report "$tmp/prof"
 
 # ---- man pages -------------------------------------------------------------------------
 man1=$root/usr/share/man/man1/gomalloc.1 man3=$root/usr/share/man/man3/gomalloc.3

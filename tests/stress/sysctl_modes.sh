@@ -43,10 +43,20 @@ run() {
   fi
 }
 
-echo 2 > "$oc"
-run "overcommit_memory=2 scavenger" "$scav"
-run "overcommit_memory=2 model" env GM_OPS=300000 "$model"
-echo "$oc_saved" > "$oc"
+# Strict accounting refuses every new commitment once the machine's
+# Committed_AS passes CommitLimit: then even this script's fork fails
+# (seen with other test suites running beside it). That is the machine's
+# state, not ours: the mode is then left out, and said so.
+committed=$(awk '/^Committed_AS:/ {print $2}' /proc/meminfo)
+limit=$(awk '/^CommitLimit:/ {print $2}' /proc/meminfo)
+if ((committed + 1048576 > limit)); then
+  echo "SKIP overcommit_memory=2: Committed_AS ${committed} kB leaves under 1 GiB of CommitLimit ${limit} kB"
+else
+  echo 2 > "$oc"
+  run "overcommit_memory=2 scavenger" "$scav"
+  run "overcommit_memory=2 model" env GM_OPS=300000 "$model"
+  echo "$oc_saved" > "$oc"
+fi
 for mode in always madvise never; do
   echo "$mode" > "$thp"
   run "THP=$mode scavenger" "$scav"

@@ -15,11 +15,12 @@ src=${1:?usage: check_layers.sh SRC_DIR}
 layers=(
   "base config internal error os os_linux options fixalloc vg"
   "pagealloc pagealloc pallocbits"
-  "span sizeclasses sizeclass span arena"
+  "span sizeclasses sizeclass sizeclass_load span arena"
   "mheap mheap scavenger"
   "mcentral mcentral"
   "mcache mcache mcache_internal mcache_hot mcache_reclaim mcache_registry"
   "api mallocgc free malloc debugheap"
+  "gc gc gcalloc gcstw gcroots gcmark gcsweep"
   "top init background stats statsprint heapmap heapdump mallinfo"
   "exports override"
 )

@@ -506,6 +506,61 @@ static bool t_scavenge(void) {
   return true;
 }
 
+/* The cold scavenge leaves alone the chunks allocated from or freed into
+ * less than min_age ticks of pa->clock ago, walks the index down across
+ * blocks and supers, and leaves its cursor where it stopped. */
+static bool t_scavenge_cold(void) {
+  gm_pagealloc_t *pa = fresh();
+  /* three chunks in different blocks and supers of the index */
+  const uintptr_t c0 = B0, c1 = B0 + ((uintptr_t)3 << 30), c2 = B0 + ((uintptr_t)2 << 40);
+  REQUIRE(gm_pagealloc_grow(pa, c0, 512) && gm_pagealloc_grow(pa, c1, 512) &&
+          gm_pagealloc_grow(pa, c2, 512));
+  size_t scav;
+  pa->clock = 1;
+  REQUIRE(gm_pagealloc_alloc_at(pa, c0, 512, &scav) && gm_pagealloc_alloc_at(pa, c1, 512, &scav) &&
+          gm_pagealloc_alloc_at(pa, c2, 512, &scav));
+  gm_pagealloc_free(pa, c0 + 10 * P, 20);
+  gm_pagealloc_free(pa, c2 + 100 * P, 5);
+  pa->clock = 10;
+  gm_pagealloc_free(pa, c1 + 50 * P, 30);
+  pa->clock = 12; /* c1 was used 2 ticks ago, c0 and c2 11 */
+  uintptr_t below = UINTPTR_MAX;
+  rec_reset(pa);
+  REQUIRE_EQ(gm_pagealloc_scavenge_cold(pa, 3 * P, 5, &below, recorder), 3 * P);
+  REQUIRE_EQ(rec_n, 1);
+  REQUIRE_EQ(rec_base[0], c2 + 102 * P);
+  REQUIRE_EQ(below, c2 + CH); /* c2 still holds candidates */
+  rec_reset(pa);
+  REQUIRE_EQ(gm_pagealloc_scavenge_cold(pa, SIZE_MAX, 5, &below, recorder), 22 * P);
+  REQUIRE_EQ(rec_n, 2);
+  REQUIRE_EQ(rec_base[0], c2 + 100 * P);
+  REQUIRE_EQ(rec_len[0], 2 * P);
+  REQUIRE_EQ(rec_base[1], c0 + 10 * P);
+  REQUIRE_EQ(rec_len[1], 20 * P);
+  REQUIRE(!rec_bad);
+  REQUIRE_EQ(below, 0);
+  REQUIRE(!gm_pagealloc_is_scavenged(pa, c1 + 50 * P));
+  /* the cursor is a bound: from below c1, c1 is not looked at even when cold */
+  pa->clock = 15;
+  below = c1;
+  REQUIRE_EQ(gm_pagealloc_scavenge_cold(pa, SIZE_MAX, 5, &below, recorder), 0);
+  below = UINTPTR_MAX;
+  rec_reset(pa);
+  REQUIRE_EQ(gm_pagealloc_scavenge_cold(pa, SIZE_MAX, 5, &below, recorder), 30 * P);
+  REQUIRE_EQ(rec_n, 1);
+  REQUIRE_EQ(rec_base[0], c1 + 50 * P);
+  /* an allocation makes its chunk hot too; the plain scavenge ignores ages */
+  gm_pagealloc_free(pa, c0 + 300 * P, 10);
+  pa->clock = 30;
+  REQUIRE(gm_pagealloc_alloc_at(pa, c0 + 305 * P, 1, &scav));
+  pa->clock = 31;
+  below = UINTPTR_MAX;
+  REQUIRE_EQ(gm_pagealloc_scavenge_cold(pa, SIZE_MAX, 5, &below, recorder), 0);
+  REQUIRE_EQ(gm_pagealloc_scavenge(pa, SIZE_MAX, NULL), 9 * P);
+  REQUIRE_PA(pa);
+  return true;
+}
+
 /* In a child with RLIMIT_AS just above what is mapped, grow scattered ranges
  * until metadata runs out: grow must fail with ENOMEM and change nothing. */
 #if defined(__SANITIZE_ADDRESS__)
@@ -1049,6 +1104,7 @@ int main(void) {
   run("exhaust", t_exhaust);
   run("grow_args", t_grow_args);
   run("scavenge", t_scavenge);
+  run("scavenge_cold", t_scavenge_cold);
   run("enomem", t_enomem);
   run("model", t_model);
   run("scale", t_scale);

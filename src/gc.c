@@ -1,0 +1,197 @@
+/* gc.c: the collection cycle and the gm_gc_* API (Go's mgc.go and the
+ * pacer's heap goal, mgcpacer.go). See gc.h for the files and where they
+ * leave Go.
+ *
+ * A cycle, all under gm_gc.lock: snapshot the data segments, stop the
+ * world, mark from the roots, sweep every GC span, start the world, give
+ * empty spans back to the heap, set the next goal. The goal is Go's GOGC:
+ * heap_goal = live * (1 + percent/100), at least 4 MiB, where live is what
+ * the sweep kept (marked bytes, plus uncollectable blocks). The heap_live
+ * count grows by a span's free space when a thread takes the span (as Go's
+ * heapLive counts whole spans handed to mcaches) and by each large block;
+ * the allocation slow path starts a cycle once it passes the goal. */
+#include "gc.h"
+
+#include "error.h"
+#include "gomalloc-gc.h"
+#include "mheap.h"
+#include "options.h"
+#include "os.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+gm_gc_t gm_gc = {.lock = GM_LOCK_INIT};
+
+#define MIN_GOAL ((size_t)4 << 20)
+
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+static void set_goal_locked(size_t live) {
+  size_t goal = gm_gc.percent < 0 ? SIZE_MAX : live + live / 100 * (size_t)gm_gc.percent;
+  gm_store_relaxed(&gm_gc.heap_goal, goal < MIN_GOAL ? MIN_GOAL : goal);
+}
+
+static void init_once(void) {
+  if (gm_load_acquire(&gm_init_state) != GM_INIT_DONE)
+    gm_init();
+  gm_fixalloc_init(&gm_gc.markalloc, GM_GC_MARK_BYTES, 0);
+  gm_gc.percent = gm_options.gc_percent;
+  set_goal_locked(0);
+  gm_gc.start_ns = gm_sys_now_ns();
+  gm_gc_stw_init();
+}
+
+void gm_gc_init(void) { pthread_once(&once, init_once); }
+
+static void trace(uint64_t t0, uint64_t t1, uint64_t t2, uint64_t t3, uint64_t t4, size_t before,
+                  size_t kept, uint64_t freed) {
+  char buf[320];
+  double mb = 1024.0 * 1024.0;
+  int n = snprintf(buf, sizeof buf,
+                   "gc %llu @%.3fs: %.3f+%.3f+%.3f+%.3f ms clock (roots+stop+mark+sweep), "
+                   "%.1f->%.1f MB, %.1f MB goal, %.1f MB globals, %zu threads, %llu freed\n",
+                   (unsigned long long)gm_gc.cycles, (double)(t0 - gm_gc.start_ns) / 1e9,
+                   (double)(t1 - t0) / 1e6, (double)(t2 - t1) / 1e6, (double)(t3 - t2) / 1e6,
+                   (double)(t4 - t3) / 1e6, (double)before / mb, (double)kept / mb,
+                   (double)gm_gc.heap_goal / mb, (double)gm_gc_roots_bytes() / mb,
+                   gm_gc.nthreads, (unsigned long long)freed);
+  if (n > 0 && write(2, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1) < 0)
+    return;
+}
+
+void gm_gc_collect_locked(void) {
+  uint64_t t0 = gm_sys_now_ns(), freed = 0;
+  size_t before = gm_gc.heap_live;
+  gm_gc_roots_snapshot();
+  uint64_t t1 = gm_sys_now_ns();
+  gm_gc_stop_world();
+  uint64_t t2 = gm_sys_now_ns();
+  gm_gc_mark_begin();
+  gm_gc_mark_roots();
+  uint64_t t3 = gm_sys_now_ns();
+  gm_mspan_t *dead = NULL;
+  size_t kept = gm_gc_sweep_all(&dead, &freed);
+  gm_gc_start_world();
+  uint64_t t4 = gm_sys_now_ns();
+  gm_mheap_free_spans(dead); /* the heap lock, now that no thread is stopped */
+  gm_gc.heap_marked = kept;
+  gm_store_relaxed(&gm_gc.heap_live, kept);
+  set_goal_locked(kept);
+  gm_store_relaxed(&gm_gc.cycles, gm_gc.cycles + 1);
+  gm_gc.freed_objects += freed;
+  uint64_t pause = t4 - t1;
+  gm_gc.last_pause_ns = pause;
+  gm_gc.total_pause_ns += pause;
+  if (pause > gm_gc.max_pause_ns)
+    gm_gc.max_pause_ns = pause;
+  if (gm_options.gc_trace)
+    trace(t0, t1, t2, t3, t4, before, kept, freed);
+}
+
+void gm_gc_maybe_collect(void) {
+  uint64_t c0 = gm_load_relaxed(&gm_gc.cycles);
+  if (GM_LIKELY(gm_load_relaxed(&gm_gc.heap_live) < gm_load_relaxed(&gm_gc.heap_goal)))
+    return;
+  gm_gc_lock();
+  /* Another thread may have collected while this one waited. */
+  if (gm_gc.cycles == c0 && gm_gc.heap_live >= gm_gc.heap_goal)
+    gm_gc_collect_locked();
+  gm_unlock(&gm_gc.lock);
+}
+
+/* ---- the API ------------------------------------------------------------------ */
+
+void *gm_gc_malloc(size_t size) { return gm_gc_alloc(size, GM_GC_SCAN); }
+void *gm_gc_malloc_noscan(size_t size) { return gm_gc_alloc(size, GM_GC_NOSCAN); }
+void *gm_gc_malloc_uncollectable(size_t size) { return gm_gc_alloc(size, GM_GC_UNCOLL); }
+
+void *gm_gc_realloc(void *p, size_t size) {
+  if (!p)
+    return gm_gc_malloc(size);
+  gm_gc_thread_register();
+  if (size == 0) {
+    gm_gc_free_block(p);
+    return NULL;
+  }
+  return gm_gc_realloc_block(p, size);
+}
+
+void gm_gc_free(void *p) {
+  if (!p)
+    return;
+  gm_gc_thread_register();
+  gm_gc_free_block(p);
+}
+
+size_t gm_gc_size(const void *p) {
+  if (!p)
+    return 0;
+  gm_gc_thread_register();
+  return gm_gc_block_size(p);
+}
+
+void *gm_gc_base(const void *p) {
+  gm_gc_init();
+  return gm_gc_base_of(p);
+}
+
+void gm_gc_collect(void) {
+  gm_gc_thread_register();
+  gm_gc_lock();
+  gm_gc_collect_locked();
+  gm_unlock(&gm_gc.lock);
+}
+
+void gm_gc_add_roots(void *lo, void *hi) {
+  gm_gc_thread_register();
+  gm_gc_lock();
+  gm_gc_roots_add((uintptr_t)lo, (uintptr_t)hi);
+  gm_unlock(&gm_gc.lock);
+}
+
+void gm_gc_remove_roots(void *lo, void *hi) {
+  gm_gc_thread_register();
+  gm_gc_lock();
+  gm_gc_roots_remove((uintptr_t)lo, (uintptr_t)hi);
+  gm_unlock(&gm_gc.lock);
+}
+
+void gm_gc_register_thread(void) { gm_gc_thread_register(); }
+void gm_gc_unregister_thread(void) { gm_gc_thread_unregister(); }
+
+int gm_gc_set_percent(int percent) {
+  gm_gc_thread_register();
+  gm_gc_lock();
+  int old = gm_gc.percent;
+  gm_gc.percent = percent < 0 ? -1 : percent;
+  set_goal_locked(gm_gc.heap_marked);
+  gm_unlock(&gm_gc.lock);
+  return old;
+}
+
+int gm_gc_stats(struct gm_gc_stats *out, size_t size) {
+  if (!out) {
+    errno = EINVAL;
+    return -1;
+  }
+  gm_gc_init();
+  struct gm_gc_stats st;
+  gm_gc_lock();
+  st.collections = gm_gc.cycles;
+  st.heap_goal = gm_gc.percent < 0 ? 0 : gm_gc.heap_goal;
+  st.heap_live = gm_gc.heap_live;
+  st.live_after_mark = gm_gc.heap_marked;
+  st.heap_bytes = gm_gc.heap_bytes;
+  st.total_pause_ns = gm_gc.total_pause_ns;
+  st.max_pause_ns = gm_gc.max_pause_ns;
+  st.last_pause_ns = gm_gc.last_pause_ns;
+  st.threads = gm_gc.nthreads;
+  st.freed_objects = gm_gc.freed_objects;
+  st.total_alloc_bytes = gm_gc.total_alloc;
+  gm_unlock(&gm_gc.lock);
+  memcpy(out, &st, size < sizeof st ? size : sizeof st);
+  return 0;
+}
