@@ -40,8 +40,7 @@ GM_INLINE void gm_free_in_span(void *p, gm_mspan_t *s) {
     return;
   }
   gm_busy_enter(); /* see mcache.h: a reclaimer may be taking s away */
-  gm_mcache_t *c = gm_tls_mcache; /* loaded once: the push needs it too */
-  if (GM_LIKELY(gm_span_owned_by(s, c))) {
+  if (GM_LIKELY(gm_span_owned_by(s, gm_tls_mcache))) {
     uint64_t *wp = gm_span_abits(s, idx / 64); /* alloc, local, remote words */
     uint64_t l = wp[1];
     /* Already freed (by us or by another thread), or never handed out (not
@@ -56,11 +55,11 @@ GM_INLINE void gm_free_in_span(void *p, gm_mspan_t *s) {
       return;
     }
     gm_store_relaxed(&wp[1], gm_bit_set(l, idx));
-    /* A later malloc of the class takes it (mcache_hot.c); not counted
+    /* The next malloc of the class takes it (mcache_hot.c); not counted
      * in notify_ctr while on the stack. The cache from the thread, not
      * from s->owner: a reclaimer may clear that. The entry carries p and
      * the bitmap word, so malloc's result does not wait on arithmetic. */
-    if (GM_LIKELY(gm_mcache_hot_push(c, s, p, wp, idx))) {
+    if (GM_LIKELY(gm_mcache_hot_push(gm_tls_mcache, s, p, wp, idx))) {
       gm_busy_exit();
       return;
     }

@@ -24,8 +24,7 @@ gm_mspan_t gm_empty_span = {.alloc_cache = 0, .nelems = 0, .freeindex = 0, .stat
 gm_hot_slot_t gm_hot_none[GM_HOT_SLOTS] GM_ALIGNED(GM_HOT_BYTES);
 
 gm_mcache_t gm_empty_mcache = {.alloc = {[0 ... GM_NUM_SPAN_CLASSES - 1] = &gm_empty_span},
-                               .hot_top = {[0 ... GM_NUM_SPAN_CLASSES - 1] = GM_HOT_NONE},
-                               .hot_ftop = {[0 ... GM_NUM_SPAN_CLASSES - 1] = GM_HOT_NONE}};
+                               .hot_top = {[0 ... GM_NUM_SPAN_CLASSES - 1] = GM_HOT_NONE}};
 
 __thread gm_tls_t gm_tls __attribute__((tls_model("initial-exec"))) = {.mcache = &gm_empty_mcache};
 
@@ -136,10 +135,10 @@ static bool scan_full(gm_mcache_t *c, gm_spanclass_t spc) {
  * applies unless other threads' frees wait. */
 GM_INLINE bool sweep_owned(gm_mcache_t *c, gm_mspan_t *s) {
   gm_class_counts_t *own = &c->counts[s->spanclass];
-  /* Malloc empties the class's hot stacks before it gets here (it pops
-   * the one and swaps in the other), so they are empty but for a signal
-   * handler's free since; the sweep makes the slots of s free in
-   * alloc_bits, where its entries would hand them out a second time. */
+  /* Malloc pops the class's hot stack before it gets here, so it is
+   * empty but for a signal handler's free since; the sweep makes the
+   * slots of s free in alloc_bits, where its entries would hand them out
+   * a second time. */
   gm_mcache_hot_drop_span(c, s);
   if (!gm_span_sweep_local(s, own) && !gm_span_sweep_counted(s, own))
     return false;
@@ -354,12 +353,6 @@ static void sample(gm_mcache_t *c, size_t size) {
  * Spans of one to a few large objects run out every allocation or two;
  * the locked slow path cost them about 250 instructions each time. */
 GM_NOINLINE void *gm_mcache_alloc_miss(gm_mspan_t *s, size_t size) {
-  /* The class's pop stack is empty (malloc looked first): the slots freed
-   * since the last swap go before the span's, while they are warm. */
-  if (gm_mcache_hot_swap(gm_tls_mcache, gm_size_to_spanclass(size))) {
-    gm_busy_exit();
-    return gm_mcache_alloc_small(size);
-  }
   if (s != &gm_empty_span) {
     gm_mcache_t *c = gm_tls_mcache;
     if (refill_current(c, s)) {

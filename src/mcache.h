@@ -38,11 +38,6 @@ typedef struct gm_mcache {
    * which the compiler builds in a register unless the offset is 0 (one
    * instruction in malloc and in free). */
   gm_hot_slot_t *hot_top[GM_NUM_SPAN_CLASSES];
-  /* Each class's second stack, which the owner's free pushes on while
-   * malloc pops the first (mimalloc's free and local_free lists): a malloc
-   * never waits on the stores of the free just before it. Malloc's miss
-   * path swaps the two when the first is empty (gm_mcache_hot_swap). */
-  gm_hot_slot_t *hot_ftop[GM_NUM_SPAN_CLASSES];
   gm_mspan_t *alloc[GM_NUM_SPAN_CLASSES]; /* current span per span class */
   uint64_t hot_pops[GM_NUM_SPAN_CLASSES]; /* slots each stack handed out */
   /* Exhausted spans this cache still owns (state CACHED, owner = this
@@ -84,7 +79,7 @@ typedef struct gm_mcache {
   uint8_t hot_stale;
   uint8_t hot_on; /* has stacks (else every top is GM_HOT_NONE) */
   /* The hot stacks, last: a class's words are touched only once used. */
-  gm_hot_slot_t hot[GM_NUM_SPAN_CLASSES][2][GM_HOT_SLOTS] GM_ALIGNED(GM_HOT_BYTES);
+  gm_hot_slot_t hot[GM_NUM_SPAN_CLASSES][GM_HOT_SLOTS] GM_ALIGNED(GM_HOT_BYTES);
 } gm_mcache_t;
 
 /* The thread's fast-path state in one initial-exec TLS object: in a shared
@@ -202,10 +197,10 @@ GM_INLINE void *gm_mcache_alloc_small(size_t size) {
 }
 
 /* The owner's free of slot idx of s, its local_free bit just set: push it
- * on the class's free stack (hot_ftop). False if the stack is full. */
+ * on the class's hot stack. False if the stack is full. */
 GM_INLINE bool gm_mcache_hot_push(gm_mcache_t *c, gm_mspan_t *s, void *p, uint64_t *wp,
                                    size_t idx) {
-  gm_hot_slot_t **tp = &c->hot_ftop[s->spanclass];
+  gm_hot_slot_t **tp = &c->hot_top[s->spanclass];
   gm_hot_slot_t *t = *tp + 1;
   if (GM_UNLIKELY(((uintptr_t)t & (GM_HOT_BYTES - 1)) == 0))
     return false;

@@ -53,16 +53,10 @@
  * GOMALLOC_HOT=off: their tops are GM_HOT_NONE. */
 static bool has_stacks(gm_mcache_t *c) { return c->hot_on; }
 
-/* A class's two stacks: malloc pops the first, free pushes on the second.
- * Each is an aligned block whose entry 0 is the bottom. */
-static gm_hot_slot_t **top_of(gm_mcache_t *c, unsigned spc, int which) {
-  return which ? &c->hot_ftop[spc] : &c->hot_top[spc];
-}
-static gm_hot_slot_t *bottom(gm_hot_slot_t *top) {
-  return (gm_hot_slot_t *)((uintptr_t)top & ~(uintptr_t)(GM_HOT_BYTES - 1));
-}
-static unsigned depth(gm_mcache_t *c, gm_hot_slot_t *top) {
-  return has_stacks(c) ? (unsigned)(top - bottom(top)) : 0;
+/* The bottom entry of class spc's stack, and its number of entries. */
+static gm_hot_slot_t *bottom(gm_mcache_t *c, unsigned spc) { return c->hot[spc]; }
+static unsigned depth(gm_mcache_t *c, unsigned spc) {
+  return has_stacks(c) ? (unsigned)(c->hot_top[spc] - bottom(c, spc)) : 0;
 }
 
 /* An entry leaves a stack without being handed out: its free, which
@@ -75,24 +69,19 @@ static bool count_dropped(gm_mcache_t *c, const gm_hot_slot_t *e) {
   return gm_load_relaxed(&s->owner) == c && --s->notify_ctr == 0;
 }
 
-/* Keep the entries of both of class spc's stacks for which keep() holds,
- * in their order; count the others if count. */
+/* Keep the entries of class spc for which keep() holds, in their order;
+ * count the others if count. */
 static void filter(gm_mcache_t *c, unsigned spc, bool (*keep)(gm_mspan_t *, void *), void *arg,
                    bool count) {
-  for (int w = 0; w < 2; w++) {
-    gm_hot_slot_t **tp = top_of(c, spc, w);
-    gm_hot_slot_t *h = bottom(*tp);
-    unsigned n = depth(c, *tp), k = 0;
-    if (n == 0)
-      continue;
-    for (unsigned i = 1; i <= n; i++) {
-      if (keep(h[i].span, arg))
-        h[++k] = h[i];
-      else if (count && count_dropped(c, &h[i]))
-        gm_fatal("hot stack inconsistent", (void *)h[i].span->base, "dropped from a listed span");
-    }
-    *tp = &h[k];
+  gm_hot_slot_t *h = bottom(c, spc);
+  unsigned n = depth(c, spc), k = 0;
+  for (unsigned i = 1; i <= n; i++) {
+    if (keep(h[i].span, arg))
+      h[++k] = h[i];
+    else if (count && count_dropped(c, &h[i]))
+      gm_fatal("hot stack inconsistent", (void *)h[i].span->base, "dropped from a listed span");
   }
+  c->hot_top[spc] = &h[k];
 }
 
 static bool not_span(gm_mspan_t *s, void *arg) { return s != arg; }
@@ -101,18 +90,19 @@ static bool owned_by(gm_mspan_t *s, void *arg) { return gm_load_relaxed(&s->owne
 void gm_mcache_hot_drop_span(gm_mcache_t *c, gm_mspan_t *s) {
   /* s is current or off its list (notify never), so counting it cannot
    * call for a notify. */
-  filter(c, s->spanclass, not_span, s, true);
+  if (depth(c, s->spanclass))
+    filter(c, s->spanclass, not_span, s, true);
 }
 
 void gm_mcache_hot_drop_unowned(gm_mcache_t *c, gm_spanclass_t spc) {
-  filter(c, spc, owned_by, c, false);
+  if (depth(c, spc))
+    filter(c, spc, owned_by, c, false);
 }
 
 void gm_mcache_hot_discard(gm_mcache_t *c) {
   if (has_stacks(c))
     for (unsigned i = 0; i < GM_NUM_SPAN_CLASSES; i++)
-      for (int w = 0; w < 2; w++)
-        *top_of(c, i, w) = bottom(*top_of(c, i, w));
+      c->hot_top[i] = bottom(c, i);
 }
 
 void gm_mcache_hot_restore(gm_mcache_t *c) {
@@ -121,26 +111,13 @@ void gm_mcache_hot_restore(gm_mcache_t *c) {
   c->hot_stale = 0;
   /* The spans a trimmer put back are ours and were not swept: count
    * their entries' frees before forgetting them. */
-  for (unsigned i = 0; i < GM_NUM_SPAN_CLASSES; i++)
-    for (int w = 0; w < 2; w++) {
-      gm_hot_slot_t **tp = top_of(c, i, w);
-      gm_hot_slot_t *h = bottom(*tp);
-      for (unsigned k = 1; k <= depth(c, *tp); k++)
-        if (count_dropped(c, &h[k]))
-          gm_mcache_notify_locked(c, h[k].span);
-      *tp = h;
-    }
-}
-
-bool gm_mcache_hot_swap(gm_mcache_t *c, unsigned spc) {
-  gm_hot_slot_t *f = c->hot_ftop[spc];
-  if (f->span == NULL) /* empty (or GM_HOT_NONE) */
-    return false;
-  /* The pop stack is empty, so its top is its bottom: it becomes the
-   * free stack as it is. */
-  c->hot_ftop[spc] = c->hot_top[spc];
-  c->hot_top[spc] = f;
-  return true;
+  for (unsigned i = 0; i < GM_NUM_SPAN_CLASSES; i++) {
+    gm_hot_slot_t *h = bottom(c, i);
+    for (unsigned k = 1; k <= depth(c, i); k++)
+      if (count_dropped(c, &h[k]))
+        gm_mcache_notify_locked(c, h[k].span);
+    c->hot_top[i] = h;
+  }
 }
 
 void *gm_mcache_alloc_stale(size_t size) {
@@ -154,35 +131,27 @@ uint64_t gm_mcache_hot_pops(gm_mcache_t *c, unsigned spc) { return gm_load_relax
 
 #if GM_DEBUG
 void gm_mcache_hot_check(gm_mcache_t *c, gm_spanclass_t spc) {
+  gm_hot_slot_t *h = bottom(c, spc);
   if (!has_stacks(c)) {
-    if (c->hot_top[spc] != GM_HOT_NONE || c->hot_ftop[spc] != GM_HOT_NONE || GM_HOT_NONE->span)
+    if (c->hot_top[spc] != GM_HOT_NONE || GM_HOT_NONE->span)
       gm_fatal("hot stack inconsistent", c, "a cache without stacks has one");
     return;
   }
-  if (bottom(c->hot_top[spc]) == bottom(c->hot_ftop[spc]) ||
-      (bottom(c->hot_top[spc]) != c->hot[spc][0] && bottom(c->hot_top[spc]) != c->hot[spc][1]) ||
-      (bottom(c->hot_ftop[spc]) != c->hot[spc][0] && bottom(c->hot_ftop[spc]) != c->hot[spc][1]))
-    gm_fatal("hot stack inconsistent", c, "a top pointer left its class's blocks");
-  for (int w = 0; w < 2; w++) {
-    gm_hot_slot_t *top = *top_of(c, spc, w), *h = bottom(top);
-    if (h[0].span || depth(c, top) > GM_HOT_CAP)
-      gm_fatal("hot stack inconsistent", h, "bottom entry or top pointer overwritten");
-    for (unsigned i = 1; i <= depth(c, top); i++) {
-      gm_mspan_t *s = h[i].span;
-      size_t idx = h[i].idx;
-      void *p = (void *)(s->base + idx * s->elemsize);
-      if (s->owner != c) {
-        if (c->hot_stale)
-          continue; /* taken by a reclaimer: dropped at this slow path's start */
-        gm_fatal("hot stack inconsistent", p, "entry names a span this cache does not own");
-      }
-      if (s->state != GM_SPAN_CACHED || s->spanclass != spc || idx >= s->nelems)
-        gm_fatal("hot stack inconsistent", p, "entry names a slot of another class");
-      if (!gm_bit_test(*gm_span_lfree(s, idx / 64), idx))
-        gm_fatal("hot stack inconsistent", p, "entry names a slot that is not free");
-      if (h[i].p != p || h[i].word != gm_span_abits(s, idx / 64))
-        gm_fatal("hot stack inconsistent", p, "entry's block or word is not its slot's");
+  if (h[0].span || depth(c, spc) > GM_HOT_CAP)
+    gm_fatal("hot stack inconsistent", h, "bottom entry or top pointer overwritten");
+  for (unsigned i = 1; i <= depth(c, spc); i++) {
+    gm_mspan_t *s = h[i].span;
+    size_t idx = h[i].idx;
+    void *p = (void *)(s->base + idx * s->elemsize);
+    if (s->owner != c) {
+      if (c->hot_stale)
+        continue; /* taken by a reclaimer: dropped at this slow path's start */
+      gm_fatal("hot stack inconsistent", p, "entry names a span this cache does not own");
     }
+    if (s->state != GM_SPAN_CACHED || s->spanclass != spc || idx >= s->nelems)
+      gm_fatal("hot stack inconsistent", p, "entry names a slot of another class");
+    if (!gm_bit_test(*gm_span_lfree(s, idx / 64), idx))
+      gm_fatal("hot stack inconsistent", p, "entry names a slot that is not free");
   }
 }
 #endif

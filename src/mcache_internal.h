@@ -70,9 +70,6 @@ void gm_mcache_hot_drop_span(gm_mcache_t *c, gm_mspan_t *s);
 void gm_mcache_hot_drop_unowned(gm_mcache_t *c, gm_spanclass_t spc);
 void gm_mcache_hot_discard(gm_mcache_t *c);
 void gm_mcache_hot_restore(gm_mcache_t *c);
-/* Class spc's pop stack is empty: make its free stack the pop stack (and
- * the empty one the free stack). False if that is empty too. */
-bool gm_mcache_hot_swap(gm_mcache_t *c, unsigned spc);
 uint64_t gm_mcache_hot_pops(gm_mcache_t *c, unsigned spc);
 #if GM_DEBUG
 void gm_mcache_hot_check(gm_mcache_t *c, gm_spanclass_t spc);

@@ -34,8 +34,7 @@ static bool mcache_alloc_ready;
  * such allocations are rare. */
 gm_lock_t gm_mcache_orphan_lock = GM_LOCK_INIT;
 gm_mcache_t gm_mcache_orphan = {.alloc = {[0 ... GM_NUM_SPAN_CLASSES - 1] = &gm_empty_span},
-                                .hot_top = {[0 ... GM_NUM_SPAN_CLASSES - 1] = GM_HOT_NONE},
-                               .hot_ftop = {[0 ... GM_NUM_SPAN_CLASSES - 1] = GM_HOT_NONE}};
+                                .hot_top = {[0 ... GM_NUM_SPAN_CLASSES - 1] = GM_HOT_NONE}};
 
 static gm_mcache_t *mcache_create(void) {
   gm_lock(&gm_mcache_registry_lock);
@@ -63,8 +62,7 @@ static gm_mcache_t *mcache_create(void) {
       /* Empty (the bottom entries stay {NULL, 0}); with GOMALLOC_HOT=off
        * the always empty and always full GM_HOT_NONE: each free is then
        * counted for its span's sweep, as before the stacks. */
-      c->hot_top[i] = gm_options.hot ? c->hot[i][0] : GM_HOT_NONE;
-      c->hot_ftop[i] = gm_options.hot ? c->hot[i][1] : GM_HOT_NONE;
+      c->hot_top[i] = gm_options.hot ? c->hot[i] : GM_HOT_NONE;
       c->hot_pops[i] = 0;
     }
     c->hot_stale = 0;

@@ -2,11 +2,9 @@
  * next malloc of the class, and nothing about the bitmaps or the checks
  * gives way for it.
  *
- *   lifo       k frees of one class come back in reverse order, once
- *              malloc swaps the free stack in (within a span's slots); a
- *              free made meanwhile waits for the next swap; the slot's
- *              local_free bit is set while it waits and clear once handed
- *              out.
+ *   lifo       free then malloc of one class returns the same block; k
+ *              frees come back in reverse order; the slot's local_free bit
+ *              is set while it waits and clear once handed out.
  *   double     a second free of a slot waiting on a hot stack, and a free
  *              by another thread of such a slot, abort naming "double
  *              free" (forked children with an alarm).
@@ -61,58 +59,29 @@ static int local_free_bit(void *p) {
   return (int)((*gm_span_lfree(s, idx / 64) >> (idx % 64)) & 1);
 }
 
-/* Malloc 100-byte blocks (keeping them in keep[], at most max) until one
- * of want[0..n) comes back; its index, or -1. */
-static int malloc_until(void **want, int n, void **keep, int *nkeep, int max) {
-  while (*nkeep < max) {
-    void *q = gm_malloc(100);
-    keep[(*nkeep)++] = q;
-    for (int i = 0; i < n; i++)
-      if (q == want[i])
-        return i;
-  }
-  return -1;
-}
-
 static void test_lifo(void) {
   check_section("lifo");
-  void *warm = gm_malloc(100); /* the thread's cache exists */
-  enum { K = 8, MAX = 1024 };
-  static void *keep[MAX];
-  int nkeep = 0;
+  void *warm = gm_malloc(48); /* the thread's cache exists */
+  void *p = gm_malloc(48);
+  gm_free(p);
+  CHECK(local_free_bit(p), "a freed slot waiting on the stack has its local_free bit set");
+  void *q = gm_malloc(48);
+  CHECK(q == p, "free then malloc of one class: expected %p again, got %p", p, q);
+  CHECK(!local_free_bit(q), "a slot handed out again has its local_free bit clear");
+  enum { K = 8 };
   void *b[K];
   for (int i = 0; i < K; i++)
     b[i] = gm_malloc(100);
   for (int i = 0; i < K; i++)
     gm_free(b[i]);
-  for (int i = 0; i < K; i++)
-    CHECK(local_free_bit(b[i]), "a freed slot waiting on a stack has its local_free bit set");
-  /* Frees go on the free stack; malloc swaps it in when its pop stack is
-   * empty and the span's cache word has run out: within a span's slots. */
-  int first = malloc_until(b, K, keep, &nkeep, MAX);
-  CHECK(first == K - 1, "LIFO: the last freed block comes back first (got index %d after %d)",
-        first, nkeep);
-  if (first == K - 1) {
-    CHECK(!local_free_bit(b[K - 1]), "a slot handed out again has its local_free bit clear");
-    /* A free now goes on the other stack: the popped ones come first. */
-    void *x = keep[0];
-    gm_free(x);
-    keep[0] = NULL;
-    void *r[K];
-    for (int i = K - 2; i >= 0; i--) {
-      r[i] = gm_malloc(100);
-      CHECK(r[i] == b[i], "LIFO: expected block %d (%p), got %p (just freed: %p)", i, b[i], r[i], x);
-    }
-    /* x waits on the free stack, behind nothing: the next swap. */
-    int nk2 = nkeep;
-    void *xs[1] = {x};
-    CHECK(malloc_until(xs, 1, keep, &nkeep, MAX) == 0, "a block freed while the pop stack held "
-          "entries comes back after them (not after %d more mallocs)", nkeep - nk2);
-    for (int i = 0; i < K - 1; i++)
-      gm_free(r[i]);
+  void *r[K];
+  for (int i = K - 1; i >= 0; i--) {
+    r[i] = gm_malloc(100);
+    CHECK(r[i] == b[i], "LIFO: expected block %d (%p), got %p", i, b[i], r[i]);
   }
-  for (int i = 0; i < nkeep; i++)
-    gm_free(keep[i]);
+  for (int i = 0; i < K; i++)
+    gm_free(r[i]);
+  gm_free(q);
   gm_free(warm);
 }
 
