@@ -351,4 +351,64 @@ static inline uint64_t split_work(uint64_t total, int n, int i)
     return base + ((uint64_t)i < rem ? 1 : 0);
 }
 
+
+/* A working set of live tagged blocks of lo..hi bytes (uniform), replaced
+ * one at a time at random: wl_replace and wl_workset. Sizes fit 16 bits. */
+typedef struct {
+    void **blk;
+    uint16_t *size;
+    uint64_t *tag;
+    uint32_t live, lo, hi;
+    uint64_t seed;
+} rset_t;
+
+static inline void rset_init(rset_t *ws, rng_t *r, uint32_t live, uint32_t lo, uint32_t hi,
+                             uint64_t seed)
+{
+    ws->live = live, ws->lo = lo, ws->hi = hi, ws->seed = seed;
+    ws->blk = xmalloc(sizeof(void *) * live);
+    ws->size = xmalloc(sizeof(uint16_t) * live);
+    ws->tag = xmalloc(sizeof(uint64_t) * live);
+    for (uint32_t i = 0; i < live; i++) {
+        ws->size[i] = (uint16_t)rng_range(r, lo, hi);
+        ws->tag[i] = block_tag(i ^ (seed << 32), ws->size[i]);
+        ws->blk[i] = xmalloc(ws->size[i]);
+        block_fill(ws->blk[i], ws->size[i], ws->tag[i]);
+    }
+}
+
+/* Check block i's tags (else report corruption in workload name) and free it. */
+static inline void rset_free(rset_t *ws, uint32_t i, const char *name)
+{
+    if (!block_check(ws->blk[i], ws->size[i], ws->tag[i]))
+        bench_corrupt("%s: block of %u bytes changed", name, ws->size[i]);
+    free(ws->blk[i]);
+}
+
+/* steps random replacements; returns the checksum of the freed blocks' tags. */
+static inline uint64_t rset_replace(rset_t *ws, rng_t *r, uint64_t steps, const char *name)
+{
+    uint64_t sum = 0;
+    for (uint64_t s = 0; s < steps; s++) {
+        uint64_t x = rng_next(r);
+        uint32_t i = (uint32_t)(((x >> 32) * ws->live) >> 32);
+        sum += ws->tag[i] & 0xffff;
+        rset_free(ws, i, name);
+        uint32_t sz = ws->lo + (uint32_t)(((x & 0xffffffffu) * (ws->hi - ws->lo + 1)) >> 32);
+        ws->size[i] = (uint16_t)sz;
+        ws->tag[i] = block_tag(s ^ (ws->seed << 32), sz);
+        ws->blk[i] = malloc(sz);
+        if (ws->blk[i] == NULL) bench_oom(sz);
+        block_fill(ws->blk[i], sz, ws->tag[i]);
+    }
+    return sum;
+}
+
+static inline void rset_destroy(rset_t *ws)
+{
+    free(ws->blk);
+    free(ws->size);
+    free(ws->tag);
+}
+
 #endif

@@ -35,29 +35,9 @@ static void *work(void *arg)
     struct worker *w = arg;
     rng_t r;
     rng_seed(&r, w->seed);
-    void **blk = xmalloc(sizeof(void *) * LIVE);
-    uint16_t *size = xmalloc(sizeof(uint16_t) * LIVE);
-    uint64_t *tag = xmalloc(sizeof(uint64_t) * LIVE);
-    uint64_t sum = 0;
-    for (uint32_t i = 0; i < LIVE; i++) {
-        size[i] = (uint16_t)rng_range(&r, MIN_SIZE, MAX_SIZE);
-        tag[i] = block_tag(i ^ (w->seed << 32), size[i]);
-        blk[i] = xmalloc(size[i]);
-        block_fill(blk[i], size[i], tag[i]);
-    }
-    for (uint64_t s = 0; s < w->steps; s++) {
-        uint64_t x = rng_next(&r);
-        uint32_t i = (uint32_t)(((x >> 32) * LIVE) >> 32);
-        if (!block_check(blk[i], size[i], tag[i])) bench_corrupt("replace: block of %u bytes changed", size[i]);
-        sum += tag[i] & 0xffff;
-        free(blk[i]);
-        uint32_t sz = MIN_SIZE + (uint32_t)(((x & 0xffffffffu) * (MAX_SIZE - MIN_SIZE + 1)) >> 32);
-        size[i] = (uint16_t)sz;
-        tag[i] = block_tag(s ^ (w->seed << 32), sz);
-        blk[i] = malloc(sz);
-        if (blk[i] == NULL) bench_oom(sz);
-        block_fill(blk[i], sz, tag[i]);
-    }
+    rset_t ws;
+    rset_init(&ws, &r, LIVE, MIN_SIZE, MAX_SIZE, w->seed);
+    uint64_t sum = rset_replace(&ws, &r, w->steps, "replace");
     /* free a random half (a fixed draw from the thread's own stream) */
     uint32_t *order = xmalloc(sizeof(uint32_t) * LIVE);
     for (uint32_t i = 0; i < LIVE; i++) order[i] = i;
@@ -68,14 +48,11 @@ static void *work(void *arg)
             pthread_barrier_wait(&halfway);
             pthread_barrier_wait(&measured);
         }
-        if (!block_check(blk[i], size[i], tag[i])) bench_corrupt("replace: block of %u bytes changed", size[i]);
-        sum += size[i];
-        free(blk[i]);
+        sum += ws.size[i];
+        rset_free(&ws, i, "replace");
     }
     free(order);
-    free(blk);
-    free(size);
-    free(tag);
+    rset_destroy(&ws);
     w->checksum = sum;
     return NULL;
 }

@@ -47,11 +47,14 @@
 #include <errno.h>
 #include <sched.h>
 
-/* Take spans out of c, clearing their owner, and link them through next
- * onto *list: the current spans if current, and the listed spans that have
- * been on their list for min_age scavenger ticks or more (all if 0).
- * Returns how many. The caller holds c's lock. */
-size_t gm_mcache_detach(gm_mcache_t *c, bool current, uint32_t min_age, gm_mspan_t **list) {
+/* Take spans out of c, clearing their owner, and push each on to[k], k
+ * being where it was (GM_CLIST_NONE: current): the current spans if
+ * current, and the listed spans that have been on their list for min_age
+ * scavenger ticks or more (all if 0). keep_notify unlinks a span without
+ * resetting its notify count (gm_clist_unlink), for a taker other than the
+ * owner. Returns how many. The caller holds c's lock. */
+static size_t detach_spans(gm_mcache_t *c, bool current, uint32_t min_age, gm_mspan_t **to[3],
+                           bool keep_notify) {
   uint32_t epoch = gm_load_relaxed(&gm_scav_epoch);
   size_t n = 0;
   for (unsigned i = 0; i < GM_NUM_SPAN_CLASSES; i++) {
@@ -60,29 +63,43 @@ size_t gm_mcache_detach(gm_mcache_t *c, bool current, uint32_t min_age, gm_mspan
     if (current && s != &gm_empty_span) {
       gm_store_relaxed(&c->alloc[i], &gm_empty_span);
       gm_store_relaxed(&s->owner, (struct gm_mcache *)NULL);
-      s->next = *list;
-      *list = s;
+      s->next = *to[GM_CLIST_NONE];
+      *to[GM_CLIST_NONE] = s;
       n++;
     }
     for (unsigned which = GM_CLIST_FULL; which <= GM_CLIST_READY; which++) {
       for (s = *gm_clist_head(c, spc, which); s;) {
         gm_mspan_t *next = s->next;
         if (min_age == 0 || epoch - s->partial_epoch >= min_age) {
-          gm_clist_remove(c, spc, s);
+          if (keep_notify)
+            gm_clist_unlink(c, spc, s);
+          else
+            gm_clist_remove(c, spc, s);
           gm_store_relaxed(&s->owner, (struct gm_mcache *)NULL);
-          s->next = *list;
-          *list = s;
+          s->next = *to[which];
+          *to[which] = s;
           n++;
         }
         s = next;
       }
     }
-    if (!current || min_age)
+    /* The owner's detach empties its hot stacks here; the reclaimer's
+     * take leaves them to the owner's next slow path (hot_stale). */
+    if (!keep_notify && (!current || min_age))
       gm_mcache_hot_drop_unowned(c, spc);
   }
-  if (current && !min_age)
+  if (!keep_notify && current && !min_age)
     gm_mcache_hot_discard(c); /* every span went */
   return n;
+}
+
+/* Take spans out of c, clearing their owner, and link them through next
+ * onto *list: the current spans if current, and the listed spans that have
+ * been on their list for min_age scavenger ticks or more (all if 0).
+ * Returns how many. The caller holds c's lock. */
+size_t gm_mcache_detach(gm_mcache_t *c, bool current, uint32_t min_age, gm_mspan_t **list) {
+  gm_mspan_t **to[3] = {list, list, list};
+  return detach_spans(c, current, min_age, to, false);
 }
 
 /* Hand detached spans back to their mcentrals. */
@@ -145,32 +162,8 @@ static bool pick(gm_mcache_t *c, take_req_t *rq) {
  * list is walked from its head and each span pushed on its trim_taken list,
  * so that untake, pushing them back in that order, rebuilds the list. */
 static size_t take(gm_mcache_t *c, bool current, uint32_t min_age) {
-  uint32_t epoch = gm_load_relaxed(&gm_scav_epoch);
-  size_t n = 0;
-  for (unsigned i = 0; i < GM_NUM_SPAN_CLASSES; i++) {
-    gm_spanclass_t spc = (gm_spanclass_t)i;
-    gm_mspan_t *s = c->alloc[i];
-    if (current && s != &gm_empty_span) {
-      gm_store_relaxed(&c->alloc[i], &gm_empty_span);
-      gm_store_relaxed(&s->owner, (struct gm_mcache *)NULL);
-      s->next = c->trim_taken[GM_CLIST_NONE];
-      c->trim_taken[GM_CLIST_NONE] = s;
-      n++;
-    }
-    for (unsigned which = GM_CLIST_FULL; which <= GM_CLIST_READY; which++) {
-      for (s = *gm_clist_head(c, spc, which); s;) {
-        gm_mspan_t *next = s->next;
-        if (min_age == 0 || epoch - s->partial_epoch >= min_age) {
-          gm_clist_unlink(c, spc, s);
-          gm_store_relaxed(&s->owner, (struct gm_mcache *)NULL);
-          s->next = c->trim_taken[which];
-          c->trim_taken[which] = s;
-          n++;
-        }
-        s = next;
-      }
-    }
-  }
+  gm_mspan_t **to[3] = {&c->trim_taken[0], &c->trim_taken[1], &c->trim_taken[2]};
+  size_t n = detach_spans(c, current, min_age, to, true);
   /* The hot stacks may name the spans taken: the owner's next slow path
    * empties them (mcache_hot.c). */
   if (n)
