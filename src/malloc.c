@@ -67,9 +67,10 @@
  * (or the collector found dead) becomes free again.
  *
  * Zeroing: a span made from pages that were never touched (or were given
- * back to the OS) is known to be zero; needzero is set once a sweep or a
- * hot stack reuses a freed slot, or when the pages were used before. calloc clears only when
- * needzero says the memory may be dirty. */
+ * back to the OS) is known to be zero; needzero is set once a sweep frees
+ * a slot, or when the pages were used before. calloc takes no hot slots
+ * (they are always dirty) and clears only when needzero says the memory
+ * may be dirty. */
 #include "mallocgc.h"
 
 #include "error.h"
@@ -137,7 +138,14 @@ GM_API void *gm_calloc(size_t count, size_t size) {
     errno = ENOMEM;
     return NULL;
   }
-  void *p = gm_malloc_impl(n);
+  void *p;
+  /* Not from a hot stack (mcache.h): a fresh slot needs no clearing. */
+  if (!GM_DEBUG && n <= GM_MAX_SMALL_SIZE) {
+    p = gm_mcache_alloc_small_span(n);
+    GM_VG_MALLOC(p, n, 0);
+  } else {
+    p = gm_malloc_impl(n);
+  }
   if (GM_UNLIKELY(p == NULL))
     return NULL;
   /* Clear only memory that may be dirty: fresh pages are already zero

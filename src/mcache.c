@@ -17,11 +17,13 @@
  * path. Its bitmaps are all "allocated". */
 gm_mspan_t gm_empty_span = {.alloc_cache = 0, .nelems = 0, .freeindex = 0, .state = GM_SPAN_CACHED};
 
-/* The hot stack of the empty and orphan caches: always empty. Nothing is
+/* The hot stack of the empty and orphan caches: always empty (its top
+ * entry names gm_empty_span, as every stack's bottom does). Nothing is
  * ever pushed on it (no span has either cache as an owner its thread
  * frees into); were it, the push would find it full (its top entry is the
  * last of a block) and count the free as a full stack's. */
-gm_hot_slot_t gm_hot_none[GM_HOT_SLOTS] GM_ALIGNED(GM_HOT_BYTES);
+gm_hot_slot_t gm_hot_none[GM_HOT_SLOTS] GM_ALIGNED(GM_HOT_BYTES) = {
+    [GM_HOT_SLOTS - 1] = {.span = &gm_empty_span}};
 
 gm_mcache_t gm_empty_mcache = {.alloc = {[0 ... GM_NUM_SPAN_CLASSES - 1] = &gm_empty_span},
                                .hot_top = {[0 ... GM_NUM_SPAN_CLASSES - 1] = GM_HOT_NONE}};
@@ -136,9 +138,9 @@ static bool scan_full(gm_mcache_t *c, gm_spanclass_t spc) {
 GM_INLINE bool sweep_owned(gm_mcache_t *c, gm_mspan_t *s) {
   gm_class_counts_t *own = &c->counts[s->spanclass];
   /* Malloc pops the class's hot stack before it gets here, so it is
-   * empty but for a signal handler's free since; the sweep makes the
-   * slots of s free in alloc_bits, where its entries would hand them out
-   * a second time. */
+   * empty but for a signal handler's free since or when calloc (which
+   * takes no hot slots) comes; the sweep makes the slots of s free in
+   * alloc_bits, where its entries would hand them out a second time. */
   gm_mcache_hot_drop_span(c, s);
   if (!gm_span_sweep_local(s, own) && !gm_span_sweep_counted(s, own))
     return false;

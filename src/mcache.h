@@ -19,9 +19,10 @@
  * owner freed, which its next malloc of the class hands out again. An
  * entry is a span and a slot index (two words: packing them in one cost
  * three instructions more per free and malloc). A class's stack is a
- * block of GM_HOT_SLOTS entries, aligned to its size: entry 0 stays
- * {NULL, 0} (the bottom, so "empty" is one load and test), and a push
- * whose new top is block-aligned finds the stack full. */
+ * block of GM_HOT_SLOTS entries, aligned to its size: entry 0 names
+ * gm_empty_span, which no cache owns (the bottom: malloc's one owner test
+ * of the top entry's span also finds the stack empty), and a push whose
+ * new top is block-aligned finds the stack full. */
 typedef struct gm_hot_slot {
   gm_mspan_t *span;
   void *p;        /* the block */
@@ -181,18 +182,31 @@ GM_INLINE void *gm_mcache_alloc_small(size_t size) {
   gm_busy_enter();
   gm_hot_slot_t *t = c->hot_top[spc];
   gm_mspan_t *s = t->span;
-  if (GM_LIKELY(s != NULL)) {
-    if (GM_UNLIKELY(!gm_span_owned_by(s, c)))
-      return gm_mcache_alloc_stale(size);
+  /* One test for "not empty and ours": the bottom entry names
+   * gm_empty_span, which no cache owns. */
+  if (GM_LIKELY(gm_span_owned_by(s, c))) {
     void *p = t->p;
     uint64_t *wp = t->word;
     size_t idx = t->idx;
     c->hot_top[spc] = t - 1;
     gm_mcache_count_pop(c, spc);
-    gm_span_hot_take(s, wp, idx);
+    gm_span_hot_take(wp, idx);
     gm_busy_exit();
     return p;
   }
+  if (GM_UNLIKELY(s != &gm_empty_span))
+    return gm_mcache_alloc_stale(size);
+  return gm_mcache_alloc_span(c, spc, size);
+}
+
+/* calloc's small path: the current span, never a hot slot. Popping does
+ * not mark the span dirty (a hot slot always is), so needzero stays true
+ * only of slots the span hands out: fresh ones, zero unless it is set,
+ * and swept ones, which set it. */
+GM_INLINE void *gm_mcache_alloc_small_span(size_t size) {
+  size_t spc = gm_size_to_spanclass(size);
+  gm_mcache_t *c = gm_tls_mcache;
+  gm_busy_enter();
   return gm_mcache_alloc_span(c, spc, size);
 }
 

@@ -16,7 +16,10 @@
  * stack is free in them (local_free set, counted in notify_ctr), so a
  * second free of it is caught as a double free, as before, and a sweep or
  * the stats see a plain free slot. An entry names the span and the slot
- * index; a span struct never moves, so popping costs no span lookup.
+ * index; a span struct never moves, so popping costs no span lookup. A
+ * stack's bottom entry names gm_empty_span, which no cache owns, so
+ * malloc's one owner test also finds an empty stack. Popping does not
+ * mark the span dirty (needzero): calloc takes no hot slots.
  *
  * The invariant: an entry naming a span this cache owns names a slot of
  * the stack's class whose local_free bit is set, not swept since the push.
@@ -133,11 +136,11 @@ uint64_t gm_mcache_hot_pops(gm_mcache_t *c, unsigned spc) { return gm_load_relax
 void gm_mcache_hot_check(gm_mcache_t *c, gm_spanclass_t spc) {
   gm_hot_slot_t *h = bottom(c, spc);
   if (!has_stacks(c)) {
-    if (c->hot_top[spc] != GM_HOT_NONE || GM_HOT_NONE->span)
+    if (c->hot_top[spc] != GM_HOT_NONE || GM_HOT_NONE->span != &gm_empty_span)
       gm_fatal("hot stack inconsistent", c, "a cache without stacks has one");
     return;
   }
-  if (h[0].span || depth(c, spc) > GM_HOT_CAP)
+  if (h[0].span != &gm_empty_span || depth(c, spc) > GM_HOT_CAP)
     gm_fatal("hot stack inconsistent", h, "bottom entry or top pointer overwritten");
   for (unsigned i = 1; i <= depth(c, spc); i++) {
     gm_mspan_t *s = h[i].span;

@@ -59,9 +59,11 @@ static gm_mcache_t *mcache_create(void) {
       c->full[i] = c->ready[i] = c->full_tail[i] = NULL;
       c->nfull[i] = 0;
       c->remote_hint[i] = c->remote_seen[i] = 0;
-      /* Empty (the bottom entries stay {NULL, 0}); with GOMALLOC_HOT=off
-       * the always empty and always full GM_HOT_NONE: each free is then
-       * counted for its span's sweep, as before the stacks. */
+      /* Empty (the bottom entry names gm_empty_span, which no cache
+       * owns); with GOMALLOC_HOT=off the always empty and always full
+       * GM_HOT_NONE: each free is then counted for its span's sweep, as
+       * before the stacks. */
+      c->hot[i][0] = (gm_hot_slot_t){.span = &gm_empty_span};
       c->hot_top[i] = gm_options.hot ? c->hot[i] : GM_HOT_NONE;
       c->hot_pops[i] = 0;
     }

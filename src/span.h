@@ -162,13 +162,13 @@ GM_INLINE bool gm_span_owned_by(gm_mspan_t *s, const struct gm_mcache *c) {
 #endif
 }
 
-/* Hand out slot idx of s again straight from the owner's hot stack
+/* Hand out slot idx of a span again straight from the owner's hot stack
  * (mcache.h); wp = gm_span_abits(s, idx / 64). The slot's local_free bit
  * goes, so the bitmaps say "allocated" as before its free (which
- * notify_ctr never counted). The slot may hold old data. */
-GM_INLINE void gm_span_hot_take(gm_mspan_t *s, uint64_t *wp, size_t idx) {
+ * notify_ctr never counted). The slot may hold old data, which needzero
+ * does not say: calloc takes no hot slots (malloc.c). */
+GM_INLINE void gm_span_hot_take(uint64_t *wp, size_t idx) {
   gm_store_relaxed(&wp[1], gm_bit_clear(wp[1], idx));
-  s->needzero = 1;
 }
 
 /* notify_ctr start for "never notify": no span has this many slots, so

@@ -17,6 +17,10 @@
  *              no two live blocks overlap, and the heap census holds.
  *   exit       threads that free into their stacks and exit: nothing is
  *              lost, the census finds no live object afterwards.
+ *   calloc     blocks dirtied and freed onto the stacks of classes whose
+ *              spans are fresh (known zero): calloc of those classes still
+ *              returns zeroes (a hot slot is always dirty; calloc takes
+ *              none, and popping does not mark the span).
  * GM_OPS scales the model, GM_SEED picks its seed. */
 #include "unit.h"
 
@@ -57,6 +61,32 @@ static int local_free_bit(void *p) {
   gm_mspan_t *s = gm_span_of((uintptr_t)p);
   size_t idx = ((uintptr_t)p - s->base) / s->elemsize;
   return (int)((*gm_span_lfree(s, idx / 64) >> (idx % 64)) & 1);
+}
+
+/* First, while the classes' spans are fresh (needzero clear). */
+static void test_calloc(void) {
+  check_section("calloc");
+  for (size_t size = 16; size <= 2048; size *= 2) {
+    enum { K = 4 };
+    void *b[K];
+    for (int i = 0; i < K; i++) {
+      b[i] = gm_malloc(size);
+      memset(b[i], 0xa5, size);
+    }
+    for (int i = 0; i < K; i++)
+      gm_free(b[i]);
+    for (int i = 0; i < K; i++) {
+      unsigned char *q = gm_calloc(1, size);
+      size_t dirty = 0;
+      for (size_t k = 0; k < size; k++)
+        dirty += q[k] != 0;
+      CHECK(dirty == 0, "calloc(1, %zu) after frees of dirty blocks: %zu bytes not zero", size,
+            dirty);
+      b[i] = q;
+    }
+    for (int i = 0; i < K; i++)
+      gm_free(b[i]);
+  }
 }
 
 static void test_lifo(void) {
@@ -319,6 +349,7 @@ static void test_exit(void) {
 }
 
 int main(void) {
+  test_calloc();
   test_lifo();
   test_double();
   test_model();
