@@ -142,8 +142,15 @@ void *gm_mcache_alloc_miss(gm_mspan_t *s, size_t size);
 /* Go's nextFreeFast from the current span of class spc, else the miss
  * path. Inside the busy section, which it leaves. */
 GM_INLINE void *gm_mcache_alloc_span(gm_mcache_t *c, size_t spc, size_t size) {
-  /* relaxed: a reclaimer may swap in the empty span (a plain mov). */
+  /* relaxed: a reclaimer may swap in the empty span (a plain mov; as an
+   * asm operand, so the compiler folds the array's offset into it, which
+   * it does not for the atomic load: one instruction). */
+#if defined(__x86_64__)
+  gm_mspan_t *s;
+  __asm__("movq %1, %0" : "=r"(s) : "m"(c->alloc[spc]));
+#else
   gm_mspan_t *s = gm_load_relaxed(&c->alloc[spc]);
+#endif
   uint64_t cache = s->alloc_cache;
   if (GM_LIKELY(cache != 0)) {
     void *p = gm_span_take(s, cache);

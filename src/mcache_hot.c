@@ -52,8 +52,8 @@
  * per call (icount, against main without stacks): malloc 24.8 -> 24.0
  * (a pop is no dearer than nextFreeFast), free 48 -> 57 (the push); per
  * loop total pairs64 90.6 -> 90.0, churn 123.9 -> 118.9, random 4000 x
- * 8-520 B 153.2 -> 118.7, batch 89.8 -> 103.2 (its mallocs find the stack
- * empty, +7, its frees find it full, +6). make bench, CPU time medians
+ * 8-520 B 153.2 -> 118.7, batch 89.8 -> 102.3 (its mallocs find the stack
+ * empty, +6, its frees find it full, +6). make bench, CPU time medians
  * of 7 interleaved runs on a loaded 2-core VM, hot / main: workset 0.47,
  * pairs-medium 0.59, replace-mt 0.85, replace 0.86, app 0.99, pairs-onesize
  * 1.00, churn 1.01, server 1.02, churn-mt 1.03, pairs-small 1.04, batch
