@@ -54,18 +54,22 @@
  * loop total pairs64 90.6 -> 90.0, churn 123.9 -> 118.9, random 4000 x
  * 8-520 B 153.2 -> 118.7, batch 89.8 -> 102.3 (its mallocs find the stack
  * empty, +6, its frees find it full, +6). make bench, CPU time medians
- * of 7 interleaved runs on a loaded 2-core VM, hot / main: workset 0.47,
- * pairs-medium 0.59, replace-mt 0.85, replace 0.86, app 0.99, pairs-onesize
- * 1.00, churn 1.01, server 1.02, churn-mt 1.03, pairs-small 1.04, batch
- * 1.08, pairs-tiny 1.09; geomean 0.89. cachegrind: D1 misses pairs-small
+ * of 9 interleaved runs on a loaded 2-core VM, hot / main: workset 0.53,
+ * pairs-medium 0.57, replace 0.87, replace-mt 0.87, pairs-onesize 0.99,
+ * server 0.99, churn 1.00, batch 1.00, pairs-small 1.01, churn-mt 1.05,
+ * app 1.05, pairs-tiny 1.10; geomean 0.90 (an earlier run of 7: 0.89,
+ * tiny 1.09, batch 1.08, small 1.04). cachegrind: D1 misses pairs-small
  * x0.13, churn x0.66, replace x0.84, workset x0.80; instructions workset
- * x0.49 (no sweeps). What tight pairs of random small sizes lose is not
- * instructions: when malloc's class is the class free just pushed to,
- * the pop reads what that free is still writing (its addresses wait on
- * the span's class, three loads deep), which the CPU cannot predict when
- * sizes are random (one size, or never the same class: level with main).
- * Two stacks per class (free pushes one, malloc pops the other) avoid
- * that but ran dry every few mallocs: slower everywhere (1a72d05). */
+ * x0.49 (no sweeps). What tight pairs of random small sizes lose is
+ * mostly not instructions (+4% in wl_pairs tiny): when malloc's class is
+ * the class free just pushed to, the pop reads what that free is still
+ * writing (its addresses wait on the span's class, three loads deep),
+ * which the CPU cannot predict when sizes are random. A pairs loop of
+ * 64-512 B at low load (wall, the earlier 27-instruction pop): random
+ * classes 1.24-1.30x main, never the class just freed 1.11x, always it
+ * 1.14-1.17x, GOMALLOC_HOT=off 1.08-1.12x. Two stacks per class (free pushes one, malloc
+ * pops the other) avoid the coupling but ran dry every few mallocs:
+ * slower everywhere (1a72d05). */
 #include "mcache_internal.h"
 
 #include "error.h"
