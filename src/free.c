@@ -14,6 +14,10 @@
  *     the span folds them into allocBits, exactly where Go's sweep would
  *     fold in the mark bits. Allocation stays Go's: it never writes
  *     allocBits. The state machine of a span is in mcentral.c.
+ *   - Hot reuse. The owner's free also pushes the slot on its cache's hot
+ *     stack for the class, and the next malloc of the class hands it out
+ *     again at once, clearing its local_free bit (mcache_hot.c): a slot
+ *     freed by its owner no longer waits for a sweep.
  *   - Large frees return pages at once (Go waits for the sweeper).
  *
  * Owner and remote. A small span is allocated from by one thread at a
@@ -23,9 +27,10 @@
  * other thread's free ORs the bit into remote_free (gm_free_remote): if the
  * span is still cached, it may leave the owner a hint; if it sits on an
  * mcentral list, a full span becomes partial and an emptied one goes back
- * to the heap, under the central lock. Neither kind makes the slot
- * allocatable: only a sweep does (span.c), so malloc and free never write
- * the same word.
+ * to the heap, under the central lock. A remote free makes the slot
+ * allocatable only at a sweep (span.c); an owner's free, at once, through
+ * its hot stack (mcache_hot.c), whose pop is the one place malloc writes a
+ * free bitmap: the owner's own local_free word.
  *
  * Checks are always on. A release build catches what costs a load and a
  * branch (debugheap.h adds the rest in debug builds): a pointer in no span
@@ -39,7 +44,9 @@
  * detects, and bad_pointer below says which fault it was. The wording of a
  * double free is gm_fatal_double_free's (error.c), shared with the sweep,
  * which catches what no single free can see (two threads freeing one block
- * at once). */
+ * at once). A slot waiting on a hot stack is free in the bitmaps (its
+ * local_free bit is set until malloc pops it), so freeing it again, here
+ * or from another thread, is the double free it is. */
 #include "free.h"
 
 #include "error.h"

@@ -40,7 +40,7 @@ GM_INLINE void gm_free_in_span(void *p, gm_mspan_t *s) {
     return;
   }
   gm_busy_enter(); /* see mcache.h: a reclaimer may be taking s away */
-  if (GM_LIKELY(gm_load_relaxed(&s->owner) == gm_tls_mcache)) {
+  if (GM_LIKELY(gm_span_owned_by(s, gm_tls_mcache))) {
     uint64_t *wp = gm_span_abits(s, idx / 64); /* alloc, local, remote words */
     uint64_t l = wp[1];
     /* Already freed (by us or by another thread), or never handed out (not
@@ -55,8 +55,17 @@ GM_INLINE void gm_free_in_span(void *p, gm_mspan_t *s) {
       return;
     }
     gm_store_relaxed(&wp[1], gm_bit_set(l, idx));
-    /* The count while s is surely ours; the branch before leaving the
-     * busy section lets the decrement set the flags it is tested by. */
+    /* The next malloc of the class takes it (mcache_hot.c); not counted
+     * in notify_ctr while on the stack. The cache from the thread, not
+     * from s->owner: a reclaimer may clear that. The entry carries p and
+     * the bitmap word, so malloc's result does not wait on arithmetic. */
+    if (GM_LIKELY(gm_mcache_hot_push(gm_tls_mcache, s, p, wp, idx))) {
+      gm_busy_exit();
+      return;
+    }
+    /* The stack is full: the slot waits for a sweep. The count while s is
+     * surely ours; the branch before leaving the busy section lets the
+     * decrement set the flags it is tested by. */
     if (GM_UNLIKELY(--s->notify_ctr == 0)) {
       gm_mcache_notify(s); /* a full span of ours became worth a sweep */
       return;
@@ -75,8 +84,9 @@ void gm_free_unmapped(void *p);
 /* Free: span lookup in the window (else the arena map), then the object
  * index by divMul, a check that p is the object's base and is allocated,
  * and one bit set in a free bitmap: plainly if this thread owns the span,
- * atomically if not. The slot becomes allocatable again at the span's next
- * sweep. */
+ * atomically if not. The owner's slot goes on its hot stack too, for its
+ * next malloc of the class (mcache_hot.c); another thread's becomes
+ * allocatable again at the span's next sweep. */
 GM_INLINE void gm_free_impl(void *p) {
   /* Before the checks: memcheck reports a bad free with its stacks, then
    * gomalloc aborts naming the fault. */

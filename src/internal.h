@@ -36,7 +36,7 @@ GM_INLINE uint64_t gm_ctz64_nz(uint64_t x) {
   return (uint64_t)__builtin_ctzll(x);
 #endif
 }
-/* Bit idx % 64 of x (bt), and x with that bit set (bts). The register
+/* Bit idx % 64 of x (bt), and x with that bit set (bts) or clear (btr). The register
  * forms take the index mod 64 themselves; in C that is a mask and a
  * shifted one, two more instructions on free's fast path. */
 GM_INLINE bool gm_bit_test(uint64_t x, uint64_t idx) {
@@ -54,6 +54,14 @@ GM_INLINE uint64_t gm_bit_set(uint64_t x, uint64_t idx) {
   return x;
 #else
   return x | (1ULL << (idx & 63));
+#endif
+}
+GM_INLINE uint64_t gm_bit_clear(uint64_t x, uint64_t idx) {
+#if defined(__x86_64__)
+  __asm__("btrq %1, %0" : "+r"(x) : "r"(idx) : "cc");
+  return x;
+#else
+  return x & ~(1ULL << (idx & 63));
 #endif
 }
 /* Without -mpopcnt the builtin becomes a libgcc call; the SWAR form is a

@@ -17,7 +17,16 @@
  * path. Its bitmaps are all "allocated". */
 gm_mspan_t gm_empty_span = {.alloc_cache = 0, .nelems = 0, .freeindex = 0, .state = GM_SPAN_CACHED};
 
-gm_mcache_t gm_empty_mcache = {.alloc = {[0 ... GM_NUM_SPAN_CLASSES - 1] = &gm_empty_span}};
+/* The hot stack of the empty and orphan caches: always empty (its top
+ * entry names gm_empty_span, as every stack's bottom does). Nothing is
+ * ever pushed on it (no span has either cache as an owner its thread
+ * frees into); were it, the push would find it full (its top entry is the
+ * last of a block) and count the free as a full stack's. */
+gm_hot_slot_t gm_hot_none[GM_HOT_SLOTS] GM_ALIGNED(GM_HOT_BYTES) = {
+    [GM_HOT_SLOTS - 1] = {.span = &gm_empty_span}};
+
+gm_mcache_t gm_empty_mcache = {.alloc = {[0 ... GM_NUM_SPAN_CLASSES - 1] = &gm_empty_span},
+                               .hot_top = {[0 ... GM_NUM_SPAN_CLASSES - 1] = GM_HOT_NONE}};
 
 __thread gm_tls_t gm_tls __attribute__((tls_model("initial-exec"))) = {.mcache = &gm_empty_mcache};
 
@@ -38,6 +47,11 @@ __thread gm_tls_t gm_tls __attribute__((tls_model("initial-exec"))) = {.mcache =
  *          free that empties a ready span counts it (nempty), and before
  *          a refill would grow the heap, the cache hands back the empty
  *          spans of every class (release_empty).
+ *
+ * The owner's frees counted here are those that wait for a sweep: a free
+ * on the class's hot stack (mcache_hot.c) is counted only if it leaves the
+ * stack without being handed out again, and one that finds the stack full
+ * is counted at once.
  *
  * Other threads' frees into owned spans set remote bits only; the first one
  * in a word bumps remote_hint, and a refill that finds no ready span looks
@@ -77,6 +91,7 @@ void gm_clist_remove(gm_mcache_t *c, gm_spanclass_t spc, gm_mspan_t *s) {
  * along without this cache reading lines they keep writing. */
 static void retire(gm_mcache_t *c, gm_spanclass_t spc, gm_mspan_t *s) {
   if (gm_span_local_nfreed(s) == 0 && gm_span_has_frees(s)) { /* remote frees only */
+    gm_mcache_hot_drop_span(c, s);
     gm_mcentral_uncache_span(s);
     return;
   }
@@ -122,6 +137,11 @@ static bool scan_full(gm_mcache_t *c, gm_spanclass_t spc) {
  * applies unless other threads' frees wait. */
 GM_INLINE bool sweep_owned(gm_mcache_t *c, gm_mspan_t *s) {
   gm_class_counts_t *own = &c->counts[s->spanclass];
+  /* Malloc pops the class's hot stack before it gets here, so it is
+   * empty but for a signal handler's free since or when calloc (which
+   * takes no hot slots) comes; the sweep makes the slots of s free in
+   * alloc_bits, where its entries would hand them out a second time. */
+  gm_mcache_hot_drop_span(c, s);
   if (!gm_span_sweep_local(s, own) && !gm_span_sweep_counted(s, own))
     return false;
   return s->alloc_cache || gm_span_refill_cache(s);
@@ -216,6 +236,7 @@ static void check_cache(gm_mcache_t *c, gm_spanclass_t spc) {
   }
   if (s != &gm_empty_span && (s->owner != c || s->cache_list != GM_CLIST_NONE || gm_span_check(s)))
     gm_fatal("span inconsistent", (void *)s->base, "current span of an mcache");
+  gm_mcache_hot_check(c, spc);
 }
 #endif
 
@@ -240,6 +261,7 @@ static void release_empty(gm_mcache_t *c) {
       if (gm_span_local_nfreed(s) == s->nelems) {
         if (kept) {
           gm_clist_remove(c, (gm_spanclass_t)spc, s);
+          gm_mcache_hot_drop_span(c, s);
           gm_mcentral_uncache_span(s);
         }
         kept = true;
@@ -303,20 +325,24 @@ static void *mcache_next_free(gm_mcache_t *c, gm_spanclass_t spc) {
   return gm_span_next_free_fast(s);
 }
 
+void gm_mcache_notify_locked(gm_mcache_t *c, gm_mspan_t *s) {
+  /* A trim or reclaim may have taken s away since it was counted. */
+  if (gm_load_relaxed(&s->owner) != c)
+    return;
+  gm_spanclass_t spc = s->spanclass;
+  if (s->cache_list == GM_CLIST_FULL) {
+    gm_clist_remove(c, spc, s);
+    clist_push(c, spc, s, GM_CLIST_READY);
+  } else if (s->cache_list == GM_CLIST_READY) {
+    c->nempty++; /* every slot free: see release_empty */
+  }
+}
+
 GM_NOINLINE void gm_mcache_notify(gm_mspan_t *s) {
   gm_busy_exit();
   gm_mcache_t *c = gm_tls_mcache;
   gm_cache_lock(c);
-  /* A trim or reclaim may have taken s away since the free checked. */
-  if (gm_load_relaxed(&s->owner) == c) {
-    gm_spanclass_t spc = s->spanclass;
-    if (s->cache_list == GM_CLIST_FULL) {
-      gm_clist_remove(c, spc, s);
-      clist_push(c, spc, s, GM_CLIST_READY);
-    } else if (s->cache_list == GM_CLIST_READY) {
-      c->nempty++; /* every slot free: see release_empty */
-    }
-  }
+  gm_mcache_notify_locked(c, s);
   gm_cache_unlock(c);
 }
 
@@ -369,6 +395,7 @@ GM_NOINLINE void *gm_mcache_alloc_slow(size_t size) {
   }
   gm_cache_lock(c);
   gm_store_relaxed(&c->nslow, c->nslow + 1); /* read by the reclaimer */
+  gm_mcache_hot_restore(c); /* after a reclaim or trim took spans */
   sample(c, size);
   void *p = mcache_next_free(c, gm_make_spanclass(gm_size_to_class(size), false));
   /* Twice a second (scavenger ticks), hand back the listed spans this

@@ -15,8 +15,32 @@
 #include "sizeclass.h"
 #include "span.h"
 
+/* Hot slots (see mcache_hot.c): per span class, a LIFO stack of slots the
+ * owner freed, which its next malloc of the class hands out again. An
+ * entry is a span and a slot index (two words: packing them in one cost
+ * three instructions more per free and malloc). A class's stack is a
+ * block of GM_HOT_SLOTS entries, aligned to its size: entry 0 names
+ * gm_empty_span, which no cache owns (the bottom: malloc's one owner test
+ * of the top entry's span also finds the stack empty), and a push whose
+ * new top is block-aligned finds the stack full. */
+typedef struct gm_hot_slot {
+  gm_mspan_t *span;
+  void *p;        /* the block */
+  uint64_t *word; /* the bitmap word group holding its bits (gm_span_abits) */
+  size_t idx;     /* its slot index */
+} gm_hot_slot_t;
+#define GM_HOT_SLOTS 16
+#define GM_HOT_BYTES (GM_HOT_SLOTS * (size_t)sizeof(gm_hot_slot_t))
+#define GM_HOT_CAP (GM_HOT_SLOTS - 1)
+
 typedef struct gm_mcache {
+  /* Each class's hot stack: its top entry, or its bottom word when empty
+   * (owner only). First: the fast paths load and store it at one address,
+   * which the compiler builds in a register unless the offset is 0 (one
+   * instruction in malloc and in free). */
+  gm_hot_slot_t *hot_top[GM_NUM_SPAN_CLASSES];
   gm_mspan_t *alloc[GM_NUM_SPAN_CLASSES]; /* current span per span class */
+  uint64_t hot_pops[GM_NUM_SPAN_CLASSES]; /* slots each stack handed out */
   /* Exhausted spans this cache still owns (state CACHED, owner = this
    * cache), per class, linked through span next/prev: full ones, and ready
    * ones, which have enough frees waiting to be worth a sweep. Frees into
@@ -56,6 +80,12 @@ typedef struct gm_mcache {
    * (the reclaimer's round count). */
   struct gm_mcache *spare_next;
   uint32_t spare_round;
+  /* A reclaimer or trimmer took spans the hot stacks may name: the
+   * owner's next slow path empties them (cache lock). */
+  uint8_t hot_stale;
+  uint8_t hot_on; /* has stacks (else every top is GM_HOT_NONE) */
+  /* The hot stacks, last: a class's words are touched only once used. */
+  gm_hot_slot_t hot[GM_NUM_SPAN_CLASSES][GM_HOT_SLOTS] GM_ALIGNED(GM_HOT_BYTES);
 } gm_mcache_t;
 
 /* The thread's fast-path state in one initial-exec TLS object: in a shared
@@ -114,14 +144,18 @@ void *gm_mcache_alloc_slow(size_t size);
  * touches s alone without the cache lock (mcache.c), else the slow path. */
 void *gm_mcache_alloc_miss(gm_mspan_t *s, size_t size);
 
-/* The small-object malloc fast path (Go's mallocgc small path +
- * nextFreeFast). */
-GM_INLINE void *gm_mcache_alloc_small(size_t size) {
-  unsigned spc = gm_size_to_spanclass(size);
-  gm_mcache_t *c = gm_tls_mcache;
-  gm_busy_enter();
-  /* relaxed: a reclaimer may swap in the empty span (a plain mov). */
+/* Go's nextFreeFast from the current span of class spc, else the miss
+ * path. Inside the busy section, which it leaves. */
+GM_INLINE void *gm_mcache_alloc_span(gm_mcache_t *c, size_t spc, size_t size) {
+  /* relaxed: a reclaimer may swap in the empty span (a plain mov; as an
+   * asm operand, so the compiler folds the array's offset into it, which
+   * it does not for the atomic load: one instruction). */
+#if defined(__x86_64__)
+  gm_mspan_t *s;
+  __asm__("movq %1, %0" : "=r"(s) : "m"(c->alloc[spc]));
+#else
   gm_mspan_t *s = gm_load_relaxed(&c->alloc[spc]);
+#endif
   uint64_t cache = s->alloc_cache;
   if (GM_LIKELY(cache != 0)) {
     void *p = gm_span_take(s, cache);
@@ -129,6 +163,79 @@ GM_INLINE void *gm_mcache_alloc_small(size_t size) {
     return p;
   }
   return gm_mcache_alloc_miss(s, size);
+}
+
+/* The hot stack's top entry names a span this cache no longer owns (a
+ * reclaimer or trimmer took it): drop such entries, then allocate from
+ * the span. Inside the busy section, which it leaves. */
+void *gm_mcache_alloc_stale(size_t size);
+
+/* One more slot handed out from class spc's hot stack: a counter the
+ * owner alone writes and stats read. One instruction, where a relaxed
+ * load and store are three (and a memory operand cost two more, the
+ * compiler building its address by hand). */
+GM_INLINE void gm_mcache_count_pop(gm_mcache_t *c, size_t spc) {
+#if defined(__x86_64__)
+  __asm__ volatile("addq $1, %c[off](%[c],%[i],8)"
+                   :
+                   : [c] "r"(c), [i] "r"(spc), [off] "i"(offsetof(gm_mcache_t, hot_pops))
+                   : "cc", "memory");
+#else
+  gm_store_relaxed(&c->hot_pops[spc], c->hot_pops[spc] + 1);
+#endif
+}
+
+/* The small-object malloc fast path (Go's mallocgc small path +
+ * nextFreeFast), after the hot stack: the slot this thread freed last in
+ * the class, if any, and if its span is still ours (see mcache_hot.c). */
+GM_INLINE void *gm_mcache_alloc_small(size_t size) {
+  size_t spc = gm_size_to_spanclass(size); /* wide: an index, not extended */
+  gm_mcache_t *c = gm_tls_mcache;
+  gm_busy_enter();
+  gm_hot_slot_t *t = c->hot_top[spc];
+  gm_mspan_t *s = t->span;
+  /* One test for "not empty and ours": the bottom entry names
+   * gm_empty_span, which no cache owns. */
+  if (GM_LIKELY(gm_span_owned_by(s, c))) {
+    void *p = t->p;
+    uint64_t *wp = t->word;
+    size_t idx = t->idx;
+    c->hot_top[spc] = t - 1;
+    gm_mcache_count_pop(c, spc);
+    gm_span_hot_take(wp, idx);
+    gm_busy_exit();
+    return p;
+  }
+  if (GM_UNLIKELY(s != &gm_empty_span))
+    return gm_mcache_alloc_stale(size);
+  return gm_mcache_alloc_span(c, spc, size);
+}
+
+/* calloc's small path: the current span, never a hot slot. Popping does
+ * not mark the span dirty (a hot slot always is), so needzero stays true
+ * only of slots the span hands out: fresh ones, zero unless it is set,
+ * and swept ones, which set it. */
+GM_INLINE void *gm_mcache_alloc_small_span(size_t size) {
+  size_t spc = gm_size_to_spanclass(size);
+  gm_mcache_t *c = gm_tls_mcache;
+  gm_busy_enter();
+  return gm_mcache_alloc_span(c, spc, size);
+}
+
+/* The owner's free of slot idx of s, its local_free bit just set: push it
+ * on the class's hot stack. False if the stack is full. */
+GM_INLINE bool gm_mcache_hot_push(gm_mcache_t *c, gm_mspan_t *s, void *p, uint64_t *wp,
+                                   size_t idx) {
+  gm_hot_slot_t **tp = &c->hot_top[s->spanclass];
+  gm_hot_slot_t *t = *tp + 1;
+  if (GM_UNLIKELY(((uintptr_t)t & (GM_HOT_BYTES - 1)) == 0))
+    return false;
+  t->span = s;
+  t->p = p;
+  t->word = wp;
+  t->idx = idx;
+  *tp = t;
+  return true;
 }
 
 /* Owner's free brought s->notify_ctr to 0: move s from its cache's full

@@ -57,6 +57,24 @@ GM_INLINE void gm_clist_unlink(gm_mcache_t *c, gm_spanclass_t spc, gm_mspan_t *s
   gm_store_relaxed(&s->cache_list, (uint8_t)GM_CLIST_NONE);
 }
 
+/* The hot stacks (mcache_hot.c), owner only. drop_span forgets the
+ * entries naming s, drop_unowned those of class spc naming a span c no
+ * longer owns, discard all of them; restore empties them if a reclaimer
+ * took spans (cache lock held); pops is the count of slots class spc
+ * handed out from its stack. */
+extern gm_hot_slot_t gm_hot_none[GM_HOT_SLOTS];
+#define GM_HOT_NONE (&gm_hot_none[GM_HOT_SLOTS - 1])
+/* gm_mcache_notify for one span, c's lock held (mcache.c). */
+void gm_mcache_notify_locked(gm_mcache_t *c, gm_mspan_t *s);
+void gm_mcache_hot_drop_span(gm_mcache_t *c, gm_mspan_t *s);
+void gm_mcache_hot_drop_unowned(gm_mcache_t *c, gm_spanclass_t spc);
+void gm_mcache_hot_discard(gm_mcache_t *c);
+void gm_mcache_hot_restore(gm_mcache_t *c);
+uint64_t gm_mcache_hot_pops(gm_mcache_t *c, unsigned spc);
+#if GM_DEBUG
+void gm_mcache_hot_check(gm_mcache_t *c, gm_spanclass_t spc);
+#endif
+
 /* Taking spans out of a cache (mcache_reclaim.c). */
 size_t gm_mcache_detach(gm_mcache_t *c, bool current, uint32_t min_age, gm_mspan_t **list);
 void gm_mcache_uncache_list(gm_mspan_t *list);

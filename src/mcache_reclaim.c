@@ -83,7 +83,13 @@ static size_t detach_spans(gm_mcache_t *c, bool current, uint32_t min_age, gm_ms
         s = next;
       }
     }
+    /* The owner's detach empties its hot stacks here; the reclaimer's
+     * take leaves them to the owner's next slow path (hot_stale). */
+    if (!keep_notify && (!current || min_age))
+      gm_mcache_hot_drop_unowned(c, spc);
   }
+  if (!keep_notify && current && !min_age)
+    gm_mcache_hot_discard(c); /* every span went */
   return n;
 }
 
@@ -127,6 +133,10 @@ size_t gm_mcache_detach_spare_ready(gm_mcache_t *c, gm_mspan_t **list) {
       n++;
       s = next;
     }
+    /* The exiting owner: its hot stacks forget the spans that went
+     * (mcache_hot.c), or the successor would pop their slots after
+     * mcentral swept them and handed them out again. */
+    gm_mcache_hot_drop_unowned(c, spc);
   }
   return n;
 }
@@ -182,7 +192,12 @@ static bool pick(gm_mcache_t *c, take_req_t *rq) {
  * so that untake, pushing them back in that order, rebuilds the list. */
 static size_t take(gm_mcache_t *c, bool current, uint32_t min_age) {
   gm_mspan_t **to[3] = {&c->trim_taken[0], &c->trim_taken[1], &c->trim_taken[2]};
-  return detach_spans(c, current, min_age, to, true);
+  size_t n = detach_spans(c, current, min_age, to, true);
+  /* The hot stacks may name the spans taken: the owner's next slow path
+   * empties them (mcache_hot.c). */
+  if (n)
+    c->hot_stale = 1;
+  return n;
 }
 
 /* Step 5, the owner having left its fast paths: move what take took onto

@@ -26,6 +26,7 @@
  * malloc_trim or out of memory, is flushed and freed. */
 #include "mcache_internal.h"
 
+#include "error.h"
 #include "fixalloc.h"
 #include "mcentral.h"
 #include "options.h"
@@ -52,7 +53,8 @@ static bool mcache_alloc_ready;
  * (allocations from TLS destructors running after ours). One lock guards it;
  * such allocations are rare. */
 gm_lock_t gm_mcache_orphan_lock = GM_LOCK_INIT;
-gm_mcache_t gm_mcache_orphan = {.alloc = {[0 ... GM_NUM_SPAN_CLASSES - 1] = &gm_empty_span}};
+gm_mcache_t gm_mcache_orphan = {.alloc = {[0 ... GM_NUM_SPAN_CLASSES - 1] = &gm_empty_span},
+                                .hot_top = {[0 ... GM_NUM_SPAN_CLASSES - 1] = GM_HOT_NONE}};
 
 /* Spares (registry lock): linked through spare_next, newest first. */
 static gm_mcache_t *spare_head;
@@ -86,13 +88,26 @@ static gm_mcache_t *mcache_create(void) {
     mcache_alloc_ready = true;
   }
   gm_mcache_t *c = gm_fixalloc_alloc(&mcache_alloc);
+  /* The hot stacks' full test needs their blocks aligned (mcache.h):
+   * fixalloc carves whole blocks from page-aligned chunks. */
+  if (c && ((uintptr_t)c->hot & (GM_HOT_BYTES - 1)))
+    gm_fatal("mcache misaligned", c, "internal error");
   if (c) {
     for (unsigned i = 0; i < GM_NUM_SPAN_CLASSES; i++) {
       c->alloc[i] = &gm_empty_span;
       c->full[i] = c->ready[i] = c->full_tail[i] = NULL;
       c->nfull[i] = 0;
       c->remote_hint[i] = c->remote_seen[i] = 0;
+      /* Empty (the bottom entry names gm_empty_span, which no cache
+       * owns); with GOMALLOC_HOT=off the always empty and always full
+       * GM_HOT_NONE: each free is then counted for its span's sweep, as
+       * before the stacks. */
+      c->hot[i][0] = (gm_hot_slot_t){.span = &gm_empty_span};
+      c->hot_top[i] = gm_options.hot ? c->hot[i] : GM_HOT_NONE;
+      c->hot_pops[i] = 0;
     }
+    c->hot_stale = 0;
+    c->hot_on = gm_options.hot;
     c->trimming = c->gave_up = 0;
     c->trim_taken[0] = c->trim_taken[1] = c->trim_taken[2] = NULL;
     c->trim_epoch = 0;
@@ -121,8 +136,11 @@ static uint64_t gone_sample_n[GM_NUM_CLASSES], gone_sample_bytes[GM_NUM_CLASSES]
 static void mcache_destroy(gm_mcache_t *c) {
   gm_lock(&gm_mcache_registry_lock);
   for (unsigned i = 0; i < GM_NUM_SPAN_CLASSES; i++) {
-    gm_fetch_add_relaxed(&gm_class_counts[i].nmalloc, c->counts[i].nmalloc);
-    gm_fetch_add_relaxed(&gm_class_counts[i].nfree, c->counts[i].nfree);
+    /* A slot handed out from a hot stack is a malloc and a free (of its
+     * previous block) that no sweep sees. */
+    uint64_t pops = gm_mcache_hot_pops(c, i);
+    gm_fetch_add_relaxed(&gm_class_counts[i].nmalloc, c->counts[i].nmalloc + pops);
+    gm_fetch_add_relaxed(&gm_class_counts[i].nfree, c->counts[i].nfree + pops);
   }
   for (unsigned i = 0; i < GM_NUM_CLASSES; i++) {
     gone_sample_n[i] += c->sample_n[i];
@@ -245,8 +263,9 @@ void gm_mcache_for_each(void (*fn)(gm_mcache_t *c, void *arg), void *arg) {
 static void add_counts(gm_mcache_t *c, uint64_t *nmalloc, uint64_t *nfree, uint64_t *sample_n,
                        uint64_t *sample_bytes) {
   for (unsigned i = 0; i < GM_NUM_SPAN_CLASSES; i++) {
-    nmalloc[i] += gm_load_relaxed(&c->counts[i].nmalloc);
-    nfree[i] += gm_load_relaxed(&c->counts[i].nfree);
+    uint64_t pops = gm_mcache_hot_pops(c, i); /* see mcache_destroy */
+    nmalloc[i] += gm_load_relaxed(&c->counts[i].nmalloc) + pops;
+    nfree[i] += gm_load_relaxed(&c->counts[i].nfree) + pops;
   }
   for (unsigned i = 0; i < GM_NUM_CLASSES; i++) {
     sample_n[i] += gm_load_relaxed(&c->sample_n[i]);

@@ -31,6 +31,7 @@ typedef struct gm_options {
   size_t spare_caches;                  /* GOMALLOC_SPARE_CACHES */
   size_t report_pid;                    /* GOMALLOC_REPORT_PID (0 = every process) */
   uintptr_t heap_base;                  /* GOMALLOC_HEAP_BASE (0 = random) */
+  bool hot;                             /* GOMALLOC_HOT */
   int gc_percent;                       /* GOMALLOC_GC_PERCENT (-1 = off) */
   bool gc_trace;                        /* GOMALLOC_GC_TRACE */
   size_t gc_signal;                     /* GOMALLOC_GC_SIGNAL (0 = SIGRTMIN+7) */

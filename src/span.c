@@ -174,8 +174,8 @@ unsigned gm_span_sweep_counted(gm_mspan_t *s, gm_class_counts_t *own) {
 #endif
 
 bool gm_span_sweep_local(gm_mspan_t *s, gm_class_counts_t *own) {
-  unsigned nw = s->nwords, nfreed = gm_span_local_nfreed(s);
-  if (s->freeindex != s->nelems || nfreed == 0 || remote_frees_waiting(s))
+  unsigned nw = s->nwords, nfreed = 0;
+  if (s->freeindex != s->nelems || gm_span_local_nfreed(s) == 0 || remote_frees_waiting(s))
     return false;
   uint64_t *a = gm_span_abits(s, 0); /* word w of each at [3 * w] */
   /* A remote free that lands from here on sets its bit for the next
@@ -186,8 +186,11 @@ bool gm_span_sweep_local(gm_mspan_t *s, gm_class_counts_t *own) {
   for (unsigned w = 0; w < nw; w++) {
     uint64_t l = a[3 * w + 1];
     gm_store_relaxed(&a[3 * w], ~l); /* the tail bits stay set: l has none */
-    if (l)
+    if (l) {
       gm_store_relaxed(&a[3 * w + 1], (uint64_t)0);
+      /* Counted: the owner's count leaves out what its hot stack held. */
+      nfreed += gm_popcount64(l);
+    }
   }
   gm_store_relaxed(&own->nmalloc, own->nmalloc + ((unsigned)s->nelems - s->alloc_count));
   gm_store_relaxed(&own->nfree, own->nfree + nfreed);

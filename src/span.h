@@ -12,13 +12,17 @@
  *   freeindex    every slot below it is allocated, whatever alloc_bits says.
  *                Allocation never writes alloc_bits; it only moves
  *                freeindex and shifts alloc_cache (Go's invariant).
- *   local_free   slots freed by the owning thread (plain writes).
+ *   local_free   slots freed by the owning thread (plain writes; cleared
+ *                again when its hot stack hands the slot out).
  *   remote_free  slots freed by other threads (atomic OR).
  *
- * A slot is free again only after a sweep: gm_span_sweep() folds both free
- * bitmaps into alloc_bits, resets freeindex to 0 and recounts, as Go's
- * sweeper folds gcmarkBits into allocBits. gcmark_bits (NULL in malloc
- * spans) holds the marks of the collected heap's spans, whose sweep
+ * A slot is allocatable again after a sweep: gm_span_sweep() folds both
+ * free bitmaps into alloc_bits, resets freeindex to 0 and recounts, as
+ * Go's sweeper folds gcmarkBits into allocBits. Or, for a slot its owner
+ * freed, sooner: the owner's hot stack (mcache_hot.c) hands it out again
+ * and clears its local_free bit (gm_span_hot_take), so the bitmaps say
+ * "allocated" as before the free. gcmark_bits holds the marks of
+ * the collected heap's spans (NULL in malloc spans), whose sweep
  * computes alloc = marks & ~freed (gc.h, gcsweep.c).
  *
  * The span state machine (which list a span is on, who may sweep it) is
@@ -66,11 +70,15 @@ struct gm_mspan {
   /* nelems * elemsize while this is an in-use small span, else 0: free's
    * one bounds check then also rejects dead and large spans. */
   size_t small_bytes;
-  /* Owner-only (mcache.c): the owner's frees count notify_ctr down, and
-   * the one that brings it to 0 moves the span from its cache's full list
-   * to the ready list. The fast path pays one decrement for both the count
-   * and the test; the owner's frees since the last sweep are
-   * notify_base - notify_ctr (gm_span_local_nfreed). */
+  /* Owner-only (mcache.c): the owner's frees that wait for a sweep count
+   * notify_ctr down, and the one that brings it to 0 moves the span from
+   * its cache's full list to the ready list. One decrement serves both the
+   * count and the test; the count since the last sweep is notify_base -
+   * notify_ctr (gm_span_local_nfreed). A free goes first on the owner's
+   * hot stack (mcache_hot.c) and is counted only when dropped from it, so
+   * the count is at most the local_free bits, fewer if a stack was emptied
+   * without counting (after a reclaimer took spans): a guide for when to
+   * sweep, never a count a sweep relies on. */
   uint16_t notify_ctr;
   uint8_t cache_list;      /* GM_CLIST_*: none/current, full, ready */
   uint8_t state;           /* GM_SPAN_*, see above; atomic */
@@ -141,11 +149,34 @@ GM_INLINE void *gm_span_next_free_fast(gm_mspan_t *s) {
   return gm_span_take(s, cache);
 }
 
+/* s->owner == c, read as a relaxed load would (a span's owner is written
+ * by other threads): one compare with memory, where the compiler loads an
+ * atomic into a register first. */
+GM_INLINE bool gm_span_owned_by(gm_mspan_t *s, const struct gm_mcache *c) {
+#if defined(__x86_64__) && defined(__GCC_ASM_FLAG_OUTPUTS__)
+  bool eq;
+  __asm__("cmpq %1, %2" : "=@cce"(eq) : "r"(c), "m"(s->owner));
+  return eq;
+#else
+  return gm_load_relaxed(&s->owner) == c;
+#endif
+}
+
+/* Hand out slot idx of a span again straight from the owner's hot stack
+ * (mcache.h); wp = gm_span_abits(s, idx / 64). The slot's local_free bit
+ * goes, so the bitmaps say "allocated" as before its free (which
+ * notify_ctr never counted). The slot may hold old data, which needzero
+ * does not say: calloc takes no hot slots (malloc.c). */
+GM_INLINE void gm_span_hot_take(uint64_t *wp, size_t idx) {
+  gm_store_relaxed(&wp[1], gm_bit_clear(wp[1], idx));
+}
+
 /* notify_ctr start for "never notify": no span has this many slots, so
  * the count cannot reach 0 from here. */
 #define GM_NOTIFY_NEVER 0x8000u
 
-/* The owner's frees into s since its last sweep. */
+/* The owner's frees into s since its last sweep, but for those on its hot
+ * stack (see notify_ctr). */
 GM_INLINE unsigned gm_span_local_nfreed(const gm_mspan_t *s) {
   return (uint16_t)(s->notify_base - s->notify_ctr);
 }
@@ -222,11 +253,11 @@ unsigned gm_span_sweep_counted(gm_mspan_t *s, struct gm_class_counts *own);
 
 /* The sweep of an exhausted span (freeindex = nelems) whose frees are all
  * its owner's: every slot was handed out, so the new alloc_bits are the
- * complement of local_free and the free count is the owner's count, with
- * no popcount and no atomic. True with the cache loaded (s has at least
- * one free slot); false, changing nothing, if s is not exhausted, has no
- * owner frees, or has remote frees waiting (the full sweep handles those).
- * Owner only. */
+ * complement of local_free, with no atomic (the free count is local_free's
+ * popcount: the owner's count leaves out its hot stacks). True with the
+ * cache loaded (s has at least one free slot); false, changing nothing, if
+ * s is not exhausted, has no counted owner frees, or has remote frees
+ * waiting (the full sweep handles those). Owner only. */
 bool gm_span_sweep_local(gm_mspan_t *s, struct gm_class_counts *own);
 
 /* True if frees are waiting to be swept in (owner's view). */

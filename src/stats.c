@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 _Static_assert(GM_STATS_NUM_CLASSES == GM_NUM_CLASSES, "public class count out of date");
@@ -100,8 +101,13 @@ static void census_span(gm_mspan_t *s, void *arg) {
     c->partial_spans++;
   else if (st == GM_SPAN_FULL)
     c->full_spans++;
-  else if (!c->error)
-    c->error = "in-use page bit on a dead span";
+  else {
+    /* Dead with its pages in use: an mcentral let it go under its lock
+     * and frees it to the heap under the heap lock, a moment later. The
+     * census tries again (gm_heap_census). */
+    c->dying++;
+    return;
+  }
   size_t live = span_live(s);
   c->live_objects += live;
   c->live_bytes += live * s->elemsize;
@@ -111,10 +117,28 @@ static void census_span(gm_mspan_t *s, void *arg) {
     c->error = err;
 }
 
+static void census_once(gm_census_t *c);
+
 void gm_heap_census(gm_census_t *c) {
-  memset(c, 0, sizeof *c);
   if (gm_load_acquire(&gm_init_state) != GM_INIT_DONE)
     gm_init();
+  /* A span in flight to the heap is there within microseconds; one that
+   * stays dead with its pages in use for a second is a leak. */
+  for (int tries = 0;; tries++) {
+    census_once(c);
+    if (!c->dying || c->error)
+      return;
+    if (tries == 1000) {
+      c->error = "in-use page bit on a dead span";
+      return;
+    }
+    struct timespec ts = {0, 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+}
+
+static void census_once(gm_census_t *c) {
+  memset(c, 0, sizeof *c);
   c->mcaches = gm_mcache_count();
   gm_mcentral_lock_all();
   gm_lock(&gm_heap.lock);

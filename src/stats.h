@@ -22,10 +22,14 @@ typedef struct gm_census {
   size_t mcaches;
   size_t live_by_class[GM_NUM_CLASSES];
   const char *error;    /* first inconsistency found, or NULL */
+  size_t dying;         /* internal: spans between their mcentral and the heap */
 } gm_census_t;
 
 /* Exact when no other thread is allocating or freeing at the time; takes
- * every central lock and the heap lock. */
+ * every central lock and the heap lock. A span an mcentral has just let
+ * go of (state DEAD, pages not yet back in the heap) is waited for: the
+ * background trimmer and scavenger hand spans back while the program is
+ * quiescent. */
 void gm_heap_census(gm_census_t *c);
 
 /* Read GOMALLOC_STATS, GOMALLOC_STATS_FILE and GOMALLOC_HEAPMAP (from

@@ -15,9 +15,10 @@
 
 #define OPS 100000
 #define LIVE 1000
+#define RANDOM_LIVE 4000
 
 static void *volatile sink;
-static void *slots[LIVE];
+static void *slots[RANDOM_LIVE];
 static uint64_t rng = 0x9e3779b97f4a7c15u;
 
 static uint32_t next(void) {
@@ -50,6 +51,15 @@ __attribute__((noinline)) static void run(const char *name) {
       free(slots[k]);
       slots[k] = malloc(8 + (r >> 16) % 249);
     }
+  } else if (!strcmp(name, "random")) {
+    /* RANDOM_LIVE blocks of 8-520 B, one replaced at random per step: the
+     * commonest pattern (issue 16), spread over spans and 30 classes. */
+    for (int i = 0; i < OPS; i++) {
+      uint32_t r = next();
+      size_t k = r % RANDOM_LIVE;
+      free(slots[k]);
+      slots[k] = malloc(8 + (r >> 16) % 513);
+    }
   } else if (!strcmp(name, "batch")) {
     /* LIVE blocks of 48 B allocated, then freed in allocation order. */
     for (int i = 0; i < OPS / LIVE; i++) {
@@ -69,11 +79,12 @@ __attribute__((noinline)) static void measure(const char *name) { run(name); }
 
 int main(int argc, char **argv) {
   if (argc != 2) {
-    fprintf(stderr, "usage: icount SCENARIO (pairs64, pairs-mixed, churn, batch)\n");
+    fprintf(stderr, "usage: icount SCENARIO (pairs64, pairs-mixed, churn, random, batch)\n");
     return 2;
   }
-  for (int k = 0; k < LIVE; k++)
-    slots[k] = malloc(8 + (next() >> 16) % 249);
+  int random = !strcmp(argv[1], "random");
+  for (int k = 0; k < (random ? RANDOM_LIVE : LIVE); k++)
+    slots[k] = malloc(8 + (next() >> 16) % (random ? 513 : 249));
   /* Warm-up: the same loop once uncollected, so spans exist and are touched. */
   run(argv[1]);
   measure(argv[1]);

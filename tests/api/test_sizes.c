@@ -128,7 +128,16 @@ static void boundary(size_t n) {
     return;
   size_t u = T_usable(p);
   CHECK(u >= n, "malloc(%zu): expected usable >= %zu, got %zu", n, n, u);
-  CHECK(((uintptr_t)p & 15) == 0, "malloc(%zu): expected 16-byte alignment, got %p", n, (void *)p);
+  /* README ("Behaviour follows glibc", "Where gomalloc leaves Go"):
+   * 16-byte alignment for requests of 16 bytes or more; 9-15 byte ones
+   * get the 16-byte class, so 16 too; 1-8 byte ones use Go's 8-byte
+   * class, 8-byte aligned, which is all C asks of a block that small.
+   * That malloc(1) and malloc(8) came out 16-byte aligned here before was
+   * the order slots were handed out in; with hot reuse a freed 8-byte slot
+   * (every other one is 8 mod 16) is handed out again at once. */
+  size_t align = n <= 8 ? 8 : 16;
+  CHECK(((uintptr_t)p & (align - 1)) == 0, "malloc(%zu): expected %zu-byte alignment, got %p", n,
+        align, (void *)p);
   /* The whole usable size may be written; touch one byte per page. */
   for (size_t i = 0; i < u; i += 4096)
     p[i] = (unsigned char)i;

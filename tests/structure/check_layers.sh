@@ -18,7 +18,7 @@ layers=(
   "span sizeclasses sizeclass sizeclass_load span arena"
   "mheap mheap scavenger"
   "mcentral mcentral"
-  "mcache mcache mcache_internal mcache_reclaim mcache_registry"
+  "mcache mcache mcache_internal mcache_hot mcache_reclaim mcache_registry"
   "api mallocgc free malloc debugheap"
   "gc gc gcalloc gcstw gcroots gcmark gcsweep gcfinal"
   "top init background stats statsprint heapmap heapdump mallinfo"
