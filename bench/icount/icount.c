@@ -16,9 +16,11 @@
 #define OPS 100000
 #define LIVE 1000
 #define RANDOM_LIVE 4000
+#define WINDOW 8
 
 static void *volatile sink;
 static void *slots[RANDOM_LIVE];
+static void *window[WINDOW];
 static uint64_t rng = 0x9e3779b97f4a7c15u;
 
 static uint32_t next(void) {
@@ -51,6 +53,17 @@ __attribute__((noinline)) static void run(const char *name) {
       free(slots[k]);
       slots[k] = malloc(8 + (r >> 16) % 249);
     }
+  } else if (!strcmp(name, "pairs-medium") || !strcmp(name, "pairs-mid")) {
+    /* wl_pairs' medium (512 B-8 KiB) and mid (8-32 KiB) modes: each block
+     * freed WINDOW operations later. Classes above 8 KiB hold one to four
+     * objects per span, so these loops measure span switching. */
+    size_t lo = name[7] == 'e' ? 512 : 8192, span = name[7] == 'e' ? 7681 : 24577;
+    for (int i = 0; i < OPS; i++) {
+      size_t k = (size_t)i % WINDOW;
+      free(window[k]);
+      window[k] = malloc(lo + next() % span);
+      sink = window[k];
+    }
   } else if (!strcmp(name, "random")) {
     /* RANDOM_LIVE blocks of 8-520 B, one replaced at random per step: the
      * commonest pattern (issue 16), spread over spans and 30 classes. */
@@ -79,7 +92,7 @@ __attribute__((noinline)) static void measure(const char *name) { run(name); }
 
 int main(int argc, char **argv) {
   if (argc != 2) {
-    fprintf(stderr, "usage: icount SCENARIO (pairs64, pairs-mixed, churn, random, batch)\n");
+    fprintf(stderr, "usage: icount SCENARIO (pairs64, pairs-mixed, pairs-medium, pairs-mid, churn, random, batch)\n");
     return 2;
   }
   int random = !strcmp(argv[1], "random");

@@ -22,7 +22,7 @@ tmp=$(mktemp -d) || exit 2
 trap 'rm -rf "$tmp"' EXIT
 ops=100000
 out=$tmp/counts
-for sc in pairs64 pairs-mixed churn random batch; do
+for sc in pairs64 pairs-mixed pairs-medium pairs-mid churn random batch; do
     valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.$sc" \
         --toggle-collect=measure "$prog" "$sc" >"$tmp/log.$sc" 2>&1 ||
         { cat "$tmp/log.$sc" >&2; exit 2; }
