@@ -290,6 +290,7 @@ static void *mcache_next_free(gm_mcache_t *c, gm_spanclass_t spc) {
 #if GM_DEBUG
   check_cache(c, spc);
 #endif
+  gm_mcache_hot_setup(c, spc); /* before the class's first span (mcache_hot.c) */
   if (s != &gm_empty_span) {
     /* The orphan cache, and a spare a new thread has just taken, come here
      * with the current span's cache word not used up: take from it (a

@@ -22,7 +22,9 @@
  * block of GM_HOT_SLOTS entries, aligned to its size: entry 0 names
  * gm_empty_span, which no cache owns (the bottom: malloc's one owner test
  * of the top entry's span also finds the stack empty), and a push whose
- * new top is block-aligned finds the stack full. */
+ * new top is block-aligned finds the stack full. Until the cache takes its
+ * first span of the class the top is GM_HOT_NONE, empty and full alike
+ * (mcache_hot.c: stacks are set up class by class). */
 typedef struct gm_hot_slot {
   gm_mspan_t *span;
   void *p;        /* the block */
@@ -32,6 +34,8 @@ typedef struct gm_hot_slot {
 #define GM_HOT_SLOTS 16
 #define GM_HOT_BYTES (GM_HOT_SLOTS * (size_t)sizeof(gm_hot_slot_t))
 #define GM_HOT_CAP (GM_HOT_SLOTS - 1)
+/* The stacks of a cache that has them (gm_mcache_t's last member). */
+#define GM_HOT_ALL_BYTES (GM_NUM_SPAN_CLASSES * GM_HOT_BYTES)
 
 typedef struct gm_mcache {
   /* Each class's hot stack: its top entry, or its bottom word when empty
@@ -85,7 +89,10 @@ typedef struct gm_mcache {
   uint8_t hot_stale;
   uint8_t hot_on; /* has stacks (else every top is GM_HOT_NONE) */
   /* The hot stacks, last: a class's words are touched only once used. */
-  gm_hot_slot_t hot[GM_NUM_SPAN_CLASSES][GM_HOT_SLOTS] GM_ALIGNED(GM_HOT_BYTES);
+  /* A flexible member: the static empty and orphan caches, which have no
+   * stacks, leave it out (with it they were 81 KiB each of .data, most of
+   * it resident through fault-around: +0.2 MiB for every process). */
+  gm_hot_slot_t hot[][GM_HOT_SLOTS] GM_ALIGNED(GM_HOT_BYTES);
 } gm_mcache_t;
 
 /* The thread's fast-path state in one initial-exec TLS object: in a shared

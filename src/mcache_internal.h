@@ -67,6 +67,8 @@ extern gm_hot_slot_t gm_hot_none[GM_HOT_SLOTS];
 /* gm_mcache_notify for one span, c's lock held (mcache.c). */
 void gm_mcache_notify_locked(gm_mcache_t *c, gm_mspan_t *s);
 void gm_mcache_hot_drop_span(gm_mcache_t *c, gm_mspan_t *s);
+/* Set up class spc's stack if not yet (owner, before it takes a span). */
+void gm_mcache_hot_setup(gm_mcache_t *c, gm_spanclass_t spc);
 void gm_mcache_hot_drop_unowned(gm_mcache_t *c, gm_spanclass_t spc);
 void gm_mcache_hot_discard(gm_mcache_t *c);
 void gm_mcache_hot_restore(gm_mcache_t *c);

@@ -81,9 +81,8 @@ static gm_mcache_t *mcache_create(void) {
     /* Whole prefetch blocks and one more as a gap (config.h): malloc reads
      * the start of its cache, and another thread's slow path writes the
      * end of its own right before it. */
-    gm_fixalloc_init(&mcache_alloc,
-                     GM_ALIGN_UP(sizeof(gm_mcache_t), (size_t)GM_PREFETCH_BLOCK) +
-                         GM_PREFETCH_BLOCK,
+    size_t size = sizeof(gm_mcache_t) + GM_HOT_ALL_BYTES; /* with its stacks */
+    gm_fixalloc_init(&mcache_alloc, GM_ALIGN_UP(size, (size_t)GM_PREFETCH_BLOCK) + GM_PREFETCH_BLOCK,
                      offsetof(gm_mcache_t, next));
     mcache_alloc_ready = true;
   }
@@ -98,12 +97,11 @@ static gm_mcache_t *mcache_create(void) {
       c->full[i] = c->ready[i] = c->full_tail[i] = NULL;
       c->nfull[i] = 0;
       c->remote_hint[i] = c->remote_seen[i] = 0;
-      /* Empty (the bottom entry names gm_empty_span, which no cache
-       * owns); with GOMALLOC_HOT=off the always empty and always full
-       * GM_HOT_NONE: each free is then counted for its span's sweep, as
-       * before the stacks. */
-      c->hot[i][0] = (gm_hot_slot_t){.span = &gm_empty_span};
-      c->hot_top[i] = gm_options.hot ? c->hot[i] : GM_HOT_NONE;
+      /* The always empty and always full GM_HOT_NONE: the class's first
+       * push sets its stack up (gm_mcache_hot_start); with
+       * GOMALLOC_HOT=off none is, and each free is counted for its span's
+       * sweep, as before the stacks. */
+      c->hot_top[i] = GM_HOT_NONE;
       c->hot_pops[i] = 0;
     }
     c->hot_stale = 0;

@@ -266,7 +266,8 @@ static void stats_fill(struct gm_stats *st) {
 
   size_t ps = gm_sys_page_size();
   meta += st->arenas * GM_ALIGN_UP(GM_ARENA_META_BYTES, ps);
-  meta += (st->threads + 1) * GM_ALIGN_UP(sizeof(gm_mcache_t), (size_t)GM_CACHE_LINE);
+  size_t cache = sizeof(gm_mcache_t) + GM_HOT_ALL_BYTES;
+  meta += (st->threads + 1) * GM_ALIGN_UP(cache, (size_t)GM_CACHE_LINE);
   st->metadata_bytes = meta;
   st->mapped_bytes = total_pages << GM_PAGE_SHIFT;
   st->free_bytes = (free_pages + wk.dying_pages) << GM_PAGE_SHIFT;
