@@ -186,7 +186,7 @@ void gm_mcache_hot_check(gm_mcache_t *c, gm_spanclass_t spc) {
     return;
   }
   if (!started(c, spc))
-    return; /* set up at its first push */
+    return; /* set up with the class's first span */
   if (h[0].span != &gm_empty_span || depth(c, spc) > GM_HOT_CAP)
     gm_fatal("hot stack inconsistent", h, "bottom entry or top pointer overwritten");
   for (unsigned i = 1; i <= depth(c, spc); i++) {

@@ -47,12 +47,25 @@
 #include <errno.h>
 #include <sched.h>
 
+/* Unlink listed span s of class spc from c (keep_notify: without resetting
+ * its notify count, gm_clist_unlink, for a taker other than the owner),
+ * clear its owner and push it on *to. */
+static void detach_one(gm_mcache_t *c, gm_spanclass_t spc, gm_mspan_t *s, gm_mspan_t **to,
+                       bool keep_notify) {
+  if (keep_notify)
+    gm_clist_unlink(c, spc, s);
+  else
+    gm_clist_remove(c, spc, s);
+  gm_store_relaxed(&s->owner, (struct gm_mcache *)NULL);
+  s->next = *to;
+  *to = s;
+}
+
 /* Take spans out of c, clearing their owner, and push each on to[k], k
  * being where it was (GM_CLIST_NONE: current): the current spans if
  * current, and the listed spans that have been on their list for min_age
- * scavenger ticks or more (all if 0). keep_notify unlinks a span without
- * resetting its notify count (gm_clist_unlink), for a taker other than the
- * owner. Returns how many. The caller holds c's lock. */
+ * scavenger ticks or more (all if 0); keep_notify as detach_one. Returns
+ * how many. The caller holds c's lock. */
 static size_t detach_spans(gm_mcache_t *c, bool current, uint32_t min_age, gm_mspan_t **to[3],
                            bool keep_notify) {
   uint32_t epoch = gm_load_relaxed(&gm_scav_epoch);
@@ -71,13 +84,7 @@ static size_t detach_spans(gm_mcache_t *c, bool current, uint32_t min_age, gm_ms
       for (s = *gm_clist_head(c, spc, which); s;) {
         gm_mspan_t *next = s->next;
         if (min_age == 0 || epoch - s->partial_epoch >= min_age) {
-          if (keep_notify)
-            gm_clist_unlink(c, spc, s);
-          else
-            gm_clist_remove(c, spc, s);
-          gm_store_relaxed(&s->owner, (struct gm_mcache *)NULL);
-          s->next = *to[which];
-          *to[which] = s;
+          detach_one(c, spc, s, to[which], keep_notify);
           n++;
         }
         s = next;
@@ -126,10 +133,7 @@ size_t gm_mcache_detach_spare_ready(gm_mcache_t *c, gm_mspan_t **list) {
       continue;
     for (s = s->next; s;) {
       gm_mspan_t *next = s->next;
-      gm_clist_remove(c, spc, s);
-      gm_store_relaxed(&s->owner, (struct gm_mcache *)NULL);
-      s->next = *list;
-      *list = s;
+      detach_one(c, spc, s, list, false);
       n++;
       s = next;
     }

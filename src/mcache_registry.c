@@ -97,10 +97,10 @@ static gm_mcache_t *mcache_create(void) {
       c->full[i] = c->ready[i] = c->full_tail[i] = NULL;
       c->nfull[i] = 0;
       c->remote_hint[i] = c->remote_seen[i] = 0;
-      /* The always empty and always full GM_HOT_NONE: the class's first
-       * push sets its stack up (gm_mcache_hot_start); with
-       * GOMALLOC_HOT=off none is, and each free is counted for its span's
-       * sweep, as before the stacks. */
+      /* The always empty and always full GM_HOT_NONE: the class's stack
+       * is set up when the cache takes its first span of the class
+       * (gm_mcache_hot_setup); with GOMALLOC_HOT=off none is, and each
+       * free is counted for its span's sweep, as before the stacks. */
       c->hot_top[i] = GM_HOT_NONE;
       c->hot_pops[i] = 0;
     }
