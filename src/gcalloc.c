@@ -130,8 +130,7 @@ static GM_NOINLINE void *refill(gm_gc_thread_t *t, unsigned kind, unsigned cls) 
   void *p = NULL;
   if (s) {
     gm_busy_enter();
-    if (gm_span_refill_cache(s))
-      p = gm_span_next_free_fast(s);
+    p = take(s);
     bool zero = p && kind != GM_GC_NOSCAN && s->needzero;
     gm_busy_exit();
     if (p) {
