@@ -60,6 +60,17 @@ GM_GC_API void gm_gc_collect(void);
 GM_GC_API void gm_gc_add_roots(void *lo, void *hi);
 /* Forget every root range inside [lo, hi). */
 GM_GC_API void gm_gc_remove_roots(void *lo, void *hi);
+/* Never scan [lo, hi) as part of a program's or library's data or bss
+ * (a large table known to hold no pointers to collected blocks). Whole
+ * words: a word the range touches is left out. Lasts for the process. */
+GM_GC_API void gm_gc_exclude_roots(void *lo, void *hi);
+/* The signal that stops threads for a collection (GOMALLOC_GC_SIGNAL,
+ * else SIGRTMIN+7). gm_gc_set_signal chooses it before the collector
+ * starts (the first gm_gc_* call that allocates, collects or registers a
+ * thread): 0, or -1 with errno EINVAL (not a usable signal) or EBUSY
+ * (started already). A thread that blocks the signal stalls collections. */
+GM_GC_API int gm_gc_set_signal(int sig);
+GM_GC_API int gm_gc_signal(void);
 /* Threads: automatic on a thread's first gm_gc_* call; unregistered at
  * thread exit. Registering again is harmless. */
 GM_GC_API void gm_gc_register_thread(void);

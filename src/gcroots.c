@@ -9,7 +9,8 @@
  *     snapshot is taken before the world stops, because dl_iterate_phdr
  *     takes the loader's lock, which a stopped thread may hold; a dlclose
  *     racing a collection is not supported (Boehm wraps dlclose for that).
- *   - ranges from gm_gc_add_roots;
+ *   - ranges from gm_gc_add_roots; ranges given to gm_gc_exclude_roots
+ *     (Boehm's GC_exclude_static_roots) are cut out of the data and bss;
  *   - every live block of the uncollectable kind;
  *   - each registered thread's registers and stack from its sp (saved by
  *     the stop handler, gcstw.c); the collector's own from here.
@@ -17,6 +18,7 @@
 #include "gc.h"
 
 #include "error.h"
+#include "gomalloc-gc.h"
 #include "options.h"
 #include "os.h"
 
@@ -52,18 +54,22 @@ static void vec_push(rangevec_t *r, uintptr_t lo, uintptr_t hi) {
   r->v[r->n++] = (gm_gc_range_t){lo, hi};
 }
 
-/* gomalloc's static data that a static link puts in the program's. */
+/* gomalloc's static data that a static link puts in the program's, then
+ * the program's own exclusions (gm_gc_exclude_roots), which apply to every
+ * loaded object. */
 static gm_gc_range_t excl[5];
 static size_t nexcl;
+static rangevec_t uexcl;
 
 static void push_minus(rangevec_t *r, uintptr_t lo, uintptr_t hi, size_t from) {
-  for (size_t i = from; i < nexcl; i++) {
-    if (excl[i].hi <= lo || excl[i].lo >= hi)
+  for (size_t i = from; i < nexcl + uexcl.n; i++) {
+    gm_gc_range_t e = i < nexcl ? excl[i] : uexcl.v[i - nexcl];
+    if (e.hi <= lo || e.lo >= hi)
       continue;
-    if (lo < excl[i].lo)
-      push_minus(r, lo, excl[i].lo, i + 1);
-    if (excl[i].hi < hi)
-      push_minus(r, excl[i].hi, hi, i + 1);
+    if (lo < e.lo)
+      push_minus(r, lo, e.lo, i + 1);
+    if (e.hi < hi)
+      push_minus(r, e.hi, hi, i + 1);
     return;
   }
   vec_push(r, lo, hi);
@@ -129,6 +135,19 @@ size_t gm_gc_roots_bytes(void) {
 }
 
 void gm_gc_roots_add(uintptr_t lo, uintptr_t hi) { vec_push(&roots, lo, hi); }
+
+/* Whole words: a word the range touches is not scanned (vec_push would
+ * round inward, as it must for a root). */
+GM_GC_API void gm_gc_exclude_roots(void *lo, void *hi) {
+  uintptr_t l = GM_ALIGN_DOWN((uintptr_t)lo, sizeof(uintptr_t));
+  uintptr_t h = GM_ALIGN_UP((uintptr_t)hi, sizeof(uintptr_t));
+  if (l >= h)
+    return;
+  gm_gc_thread_register();
+  gm_gc_lock();
+  vec_push(&uexcl, l, h);
+  gm_unlock(&gm_gc.lock);
+}
 
 void gm_gc_roots_remove(uintptr_t lo, uintptr_t hi) {
   size_t j = 0;

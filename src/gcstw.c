@@ -21,6 +21,7 @@
 #include "gc.h"
 
 #include "error.h"
+#include "gomalloc-gc.h"
 #include "options.h"
 #include "os.h"
 
@@ -155,13 +156,41 @@ static void stop_handler(int sig, siginfo_t *si, void *ctx) {
   errno = saved;
 }
 
+/* gm_gc_set_signal before the collector starts (Boehm's
+ * GC_set_suspend_signal, which must come before GC_INIT); 0: none. */
+static int signal_wanted;
+
+GM_GC_API int gm_gc_set_signal(int sig) {
+  if (sig < 1 || sig > SIGRTMAX || sig == SIGKILL || sig == SIGSTOP) {
+    errno = EINVAL;
+    return -1;
+  }
+  if (gm_load_acquire(&gm_gc.signo)) {
+    errno = EBUSY; /* the handler is installed already */
+    return -1;
+  }
+  gm_store_release(&signal_wanted, sig);
+  return 0;
+}
+
+GM_GC_API int gm_gc_signal(void) {
+  int sig = gm_load_acquire(&gm_gc.signo);
+  if (sig)
+    return sig;
+  sig = gm_load_acquire(&signal_wanted);
+  if (sig)
+    return sig;
+  return gm_options.gc_signal ? (int)gm_options.gc_signal : SIGRTMIN + 7;
+}
+
 void gm_gc_stw_init(void) {
   if (pthread_key_create(&thread_key, thread_exit) != 0)
     gm_fatal("gm_gc: cannot create the thread-exit key", NULL, "pthread_key_create failed");
-  int sig = gm_options.gc_signal ? (int)gm_options.gc_signal : SIGRTMIN + 7;
+  int sig = signal_wanted ? signal_wanted
+                          : gm_options.gc_signal ? (int)gm_options.gc_signal : SIGRTMIN + 7;
   if (sig < 1 || sig > SIGRTMAX)
     gm_fatal("gm_gc: GOMALLOC_GC_SIGNAL out of range", NULL, "not a signal number");
-  gm_gc.signo = sig;
+  gm_store_release(&gm_gc.signo, sig);
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_sigaction = stop_handler;
