@@ -17,6 +17,7 @@
 #include "gc_boehm.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
 GC_word GC_gc_no;
@@ -56,8 +57,9 @@ static __thread int in_finalizers;
 
 static void set_expect(void) {
   uint64_t e = __atomic_load_n(&epoch_seen, __ATOMIC_RELAXED);
-  __atomic_store_n(&expect_epoch, __atomic_load_n(&GC_oom_fn, __ATOMIC_ACQUIRE) ? ~(uint64_t)0 : e,
-                   __ATOMIC_RELAXED);
+  bool slow = __atomic_load_n(&GC_oom_fn, __ATOMIC_ACQUIRE) ||
+              __atomic_load_n(&gm_boehm_builtin_disclaim, __ATOMIC_ACQUIRE);
+  __atomic_store_n(&expect_epoch, slow ? ~(uint64_t)0 : e, __ATOMIC_RELAXED);
 }
 
 GM_BOEHM_HIDDEN void gm_boehm_after_cycle(void) {
@@ -65,6 +67,9 @@ GM_BOEHM_HIDDEN void gm_boehm_after_cycle(void) {
   __atomic_store_n(&epoch_seen, e, __ATOMIC_RELAXED);
   __atomic_store_n(&GC_gc_no, (GC_word)e, __ATOMIC_RELAXED);
   set_expect(); /* also notices a GC_oom_fn assigned directly */
+  static uint64_t toggled_at; /* once a cycle, not at each GC_get_gc_no */
+  if (!in_finalizers && __atomic_exchange_n(&toggled_at, e, __ATOMIC_RELAXED) != e)
+    gm_boehm_togglerefs();
   if (!gm_gc_finalizers_pending())
     return;
   if (__atomic_load_n(&GC_finalize_on_demand, __ATOMIC_RELAXED)) {
@@ -100,6 +105,8 @@ static __attribute__((noinline)) void bookkeeping(void) {
 static __attribute__((noinline)) void *alloc_slow(size_t n, unsigned kind) {
   bookkeeping();
   void *p = alloc_kind(n, kind);
+  if (p && __atomic_load_n(&gm_boehm_builtin_disclaim, __ATOMIC_RELAXED))
+    p = gm_boehm_disclaim_arm(p, kind);
   if (!p) {
     GC_oom_func oom = __atomic_load_n(&GC_oom_fn, __ATOMIC_ACQUIRE);
     if (oom)
@@ -234,8 +241,10 @@ int GC_is_heap_ptr(const void *p) { return gm_gc_base(p) != NULL; }
 void GC_gcollect(void) {
   if (__atomic_load_n(&GC_dont_gc, __ATOMIC_RELAXED) != dont_gc_seen)
     sync_dont_gc();
-  if (!__atomic_load_n(&GC_dont_gc, __ATOMIC_RELAXED) && !GC_is_disabled())
+  if (!__atomic_load_n(&GC_dont_gc, __ATOMIC_RELAXED) && !GC_is_disabled()) {
+    gm_boehm_togglerefs(); /* Boehm asks at the start of a collection */
     gm_gc_collect();
+  }
   gm_boehm_after_cycle();
 }
 void GC_gcollect_and_unmap(void) { GC_gcollect(); }
@@ -427,8 +436,5 @@ int GC_pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void
 int GC_pthread_join(pthread_t t, void **ret) { return pthread_join(t, ret); }
 int GC_pthread_detach(pthread_t t) { return pthread_detach(t); }
 int GC_pthread_cancel(pthread_t t) { return pthread_cancel(t); }
-int GC_pthread_sigmask(int how, const sigset_t *set, sigset_t *old) {
-  return pthread_sigmask(how, set, old);
-}
 void GC_pthread_exit(void *ret) { pthread_exit(ret); }
 void *GC_dlopen(const char *path, int mode) { return dlopen(path, mode); }

@@ -16,7 +16,14 @@
  * announce the queued finalizers (gc_boehm.c). */
 GM_BOEHM_HIDDEN void gm_boehm_after_cycle(void);
 static inline void gm_boehm_after_cycle_check(void) { gm_boehm_after_cycle(); }
-/* GC_set_oom_fn: the allocation fast path must now look at failures. */
+/* GC_set_oom_fn, or a disclaim procedure on a built-in kind: the
+ * allocation fast path must now take the slow path. */
 GM_BOEHM_HIDDEN void gm_boehm_oom_fn_changed(void);
+/* gc_boehm_ext.c: set once a built-in kind has a disclaim procedure; the
+ * slow path then arms each new object (alloc_kind's numbering). */
+GM_BOEHM_HIDDEN extern int gm_boehm_builtin_disclaim;
+GM_BOEHM_HIDDEN void *gm_boehm_disclaim_arm(void *p, unsigned alloc_kind);
+/* Ask the toggle-ref callback about every registered object. */
+GM_BOEHM_HIDDEN void gm_boehm_togglerefs(void);
 
 #endif /* GM_GC_BOEHM_H */

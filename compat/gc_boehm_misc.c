@@ -253,7 +253,7 @@ void GC_dump_finalization(void) {
 void GC_add_roots(void *lo, void *hi) { gm_gc_add_roots(lo, hi); }
 void GC_remove_roots(void *lo, void *hi) { gm_gc_remove_roots(lo, hi); }
 void GC_clear_roots(void) { gm_gc_remove_roots(NULL, (void *)UINTPTR_MAX); }
-void GC_exclude_static_roots(void *lo, void *hi) { (void)lo, (void)hi; }
+void GC_exclude_static_roots(void *lo, void *hi) { gm_gc_exclude_roots(lo, hi); }
 void GC_register_has_static_roots_callback(GC_has_static_roots_func f) { (void)f; }
 
 /* ---- GC_call_with_alloc_lock: a lock of this layer's own --------------------- */
@@ -292,20 +292,7 @@ void *GC_calloc_explicitly_typed(size_t n, size_t size, GC_descr d) {
 }
 
 /* ---- gc_mark.h: allocation by kind ---------------------------------------- */
-void *GC_generic_malloc(size_t n, int k) {
-  switch (k) {
-  case GC_I_PTRFREE:
-    return GC_malloc_atomic(n);
-  case GC_I_NORMAL:
-    return GC_malloc(n);
-  case GC_I_UNCOLLECTABLE:
-  case GC_I_AUNCOLLECTABLE:
-    return GC_malloc_uncollectable(n);
-  default:
-    errno = EINVAL; /* no custom kinds */
-    return NULL;
-  }
-}
+/* GC_generic_malloc: gc_boehm_ext.c (custom kinds). */
 void *GC_generic_malloc_ignore_off_page(size_t n, int k) { return GC_generic_malloc(n, k); }
 void *GC_generic_malloc_uncollectable(size_t n, int k) {
   (void)k;

@@ -14,8 +14,7 @@
  * objects carry no header (GC_debug_* are the plain calls); incremental
  * mode, the free space divisor, the heap limit, the time limit and
  * displacements are accepted and do nothing (GOMALLOC_GC_PERCENT sets the
- * pace; every interior pointer counts anyway); GC_exclude_static_roots is
- * accepted and excludes nothing; any thread that calls a GC_* allocation
+ * pace; every interior pointer counts anyway); any thread that calls a GC_* allocation
  * function registers itself, GC_THREADS or not; GC_find_leak (leak
  * detection) is accepted and reports nothing: objects are collected. */
 #ifndef GOMALLOC_BOEHM_GC_H
@@ -223,6 +222,8 @@ GC_API int GC_CALL GC_expand_hp(size_t);
 GC_API void GC_CALL GC_set_max_heap_size(GC_word);
 GC_API void GC_CALL GC_set_all_interior_pointers(int);
 GC_API int GC_CALL GC_get_all_interior_pointers(void);
+/* Every interior pointer keeps its object alive here, whatever the
+ * displacement: nothing to register. */
 GC_API void GC_CALL GC_register_displacement(size_t);
 GC_API void GC_CALL GC_debug_register_displacement(size_t);
 GC_API int GC_CALL GC_get_parallel(void);
@@ -311,6 +312,8 @@ GC_API void GC_CALL GC_add_roots(void *, void *);
 GC_API void GC_CALL GC_remove_roots(void *, void *);
 /* Forgets the ranges given to GC_add_roots (the data segments stay). */
 GC_API void GC_CALL GC_clear_roots(void);
+/* [lo, hi) of a program's or library's data or bss is never scanned
+ * (gm_gc_exclude_roots): for big tables without pointers to the heap. */
 GC_API void GC_CALL GC_exclude_static_roots(void *, void *);
 typedef int(GC_CALLBACK *GC_has_static_roots_func)(const char *, void *, size_t);
 GC_API void GC_CALL GC_register_has_static_roots_callback(GC_has_static_roots_func);
@@ -361,6 +364,16 @@ typedef GC_word GC_hidden_pointer;
 #define HIDE_POINTER(p) GC_HIDE_POINTER(p)
 #define REVEAL_POINTER(p) GC_REVEAL_POINTER(p)
 #endif
+
+/* Toggle-refs: each registered object is held strongly or weakly as the
+ * callback decides. Asked before GC_gcollect's collections and after
+ * every collection (Boehm: at the start of each), so an automatic cycle
+ * acts on the answers given after the one before. */
+typedef enum { GC_TOGGLE_REF_DROP, GC_TOGGLE_REF_STRONG, GC_TOGGLE_REF_WEAK } GC_ToggleRefStatus;
+typedef GC_ToggleRefStatus(GC_CALLBACK *GC_toggleref_func)(void *obj);
+GC_API void GC_CALL GC_set_toggleref_func(GC_toggleref_func);
+GC_API GC_toggleref_func GC_CALL GC_get_toggleref_func(void);
+GC_API int GC_CALL GC_toggleref_add(void *obj, int is_strong) GC_ATTR_NONNULL(1);
 
 /* ---- calls under the allocator's lock, stacks ----------------------------- */
 typedef void *(GC_CALLBACK *GC_fn_type)(void *);
@@ -444,6 +457,16 @@ GC_API void GC_CALL GC_register_altstack(void *, GC_word, void *, GC_word);
 #define GC_REGISTER_LONG_LINK(link, obj) GC_register_long_link(link, obj)
 #define GC_REGISTER_DISPLACEMENT(n) GC_register_displacement(n)
 #endif
+#ifdef GC_REQUIRE_WCSDUP
+GC_API GC_ATTR_MALLOC wchar_t *GC_CALL GC_wcsdup(const wchar_t *) GC_ATTR_NONNULL(1);
+GC_API GC_ATTR_MALLOC wchar_t *GC_CALL GC_debug_wcsdup(const wchar_t *, GC_EXTRA_PARAMS)
+    GC_ATTR_NONNULL(1);
+#ifdef GC_DEBUG
+#define GC_WCSDUP(s) GC_debug_wcsdup(s, GC_EXTRAS)
+#else
+#define GC_WCSDUP(s) GC_wcsdup(s)
+#endif
+#endif
 #define GC_NEW(t) ((t *)GC_MALLOC(sizeof(t)))
 #define GC_NEW_ATOMIC(t) ((t *)GC_MALLOC_ATOMIC(sizeof(t)))
 #define GC_MALLOC_STUBBORN(sz) GC_MALLOC(sz)
@@ -463,6 +486,14 @@ GC_API int GC_pthread_cancel(pthread_t);
 GC_API int GC_pthread_sigmask(int, const sigset_t *, sigset_t *);
 #endif
 GC_API void GC_pthread_exit(void *) __attribute__((noreturn));
+/* Boehm's suspend signal is gomalloc's stop signal (GOMALLOC_GC_SIGNAL);
+ * set it before the first GC_* call. There is no restart signal: its
+ * getter answers the stop signal unless one was set. GC_pthread_sigmask
+ * never blocks the stop signal. */
+GC_API void GC_CALL GC_set_suspend_signal(int);
+GC_API void GC_CALL GC_set_thr_restart_signal(int);
+GC_API int GC_CALL GC_get_suspend_signal(void);
+GC_API int GC_CALL GC_get_thr_restart_signal(void);
 GC_API void *GC_dlopen(const char *, int);
 #include "gc_pthread_redirects.h"
 #endif
