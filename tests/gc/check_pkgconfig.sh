@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # check_pkgconfig.sh BUILD_DIR SRC_DIR CC CXX: install the build into a
-# scratch prefix and build the Boehm-style programs boehm_prog.c and
-# boehm_final.c (also as a GC_DEBUG build through <gc/gc.h>), unchanged,
+# scratch prefix and build the Boehm-style programs boehm_prog.c,
+# boehm_final.c (also as a GC_DEBUG build through <gc/gc.h>) and
+# boehm_ext.c, unchanged,
 # with `cc $(pkg-config --cflags gomalloc-gc) prog.c $(pkg-config --libs
 # gomalloc-gc)`, and the C++ one boehm_cpp.cc (also with gomalloc-gccpp,
 # Boehm's libgccpp), then run them. Skips (77) without pkg-config.
@@ -28,6 +29,7 @@ build_run() { # NAME SOURCE [CFLAGS...]
 build_run prog boehm_prog.c
 build_run final boehm_final.c
 build_run final_debug boehm_final.c -DGC_DEBUG -DUSE_GC_SUBDIR
+build_run ext boehm_ext.c
 build_run cpp boehm_cpp.cc
 build_run cpp_gccpp boehm_cpp.cc
 # Object code built against Boehm's own header (Debian's libgc-dev), where
