@@ -73,6 +73,7 @@ extern "C" {
 
 typedef unsigned long GC_word;
 typedef long GC_signed_word;
+typedef uintptr_t GC_uintptr_t; /* Boehm 8.4's, which newer clients use */
 typedef void *GC_PTR; /* old name */
 
 #define GC_SUCCESS 0
