@@ -25,6 +25,7 @@
 #define GC_REQUIRE_WCSDUP
 #include "gc_boehm.h"
 #include "gc_disclaim.h"
+#include "gc_inline.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -70,9 +71,11 @@ void **GC_new_free_list(void) { return GC_new_free_list_inner(); }
 /* A kind scans its objects whole, conservatively, unless its descriptor
  * says they hold no pointer (length 0 not adjusted to the size, or an
  * empty bitmap). Mark procedures (GC_DS_PROC) and per-object descriptors
- * are not called: Boehm requires a mark procedure to find pointers only
- * where the conservative scan would, so scanning whole keeps all it would
- * keep (and may keep more: a "weak" procedure becomes strong). */
+ * are not called: Boehm asks a mark procedure to find pointers only where
+ * the conservative scan would, and scanning whole keeps all such a
+ * procedure keeps (more, even: a "weak" procedure becomes strong). One
+ * that marks memory outside the heap (Guile's mapped VM stacks) is not
+ * served: that would need a hook inside the collector's pause. */
 unsigned GC_new_kind_inner(void **fl, GC_word descr, int adjust, int clear) {
   (void)fl;
   bool ptrfree = (descr == GC_DS_LENGTH && !adjust) || descr == GC_DS_BITMAP;
@@ -202,6 +205,31 @@ void *GC_generic_malloc(size_t n, int k) {
     return NULL;
   }
   return p;
+}
+
+/* A list of objects of kind k linked through their first word (the
+ * refill of gc_inline.h's GC_FAST_MALLOC_GRANS: Guile's inline allocation
+ * calls it). Objects of a pointer-free kind are made scanned here: the
+ * caller keeps only the head where the collector sees it, and the rest of
+ * the list hangs off link words that a pointer-free object would hide
+ * (the cost: their contents are scanned too, conservatively). */
+void GC_generic_malloc_many(size_t n, int k, void **result) {
+  kind_t *kd = kind_of(k);
+  if (n < sizeof(void *))
+    n = sizeof(void *);
+  size_t count = n >= 4096 ? 1 : 4096 / n > 64 ? 64 : 4096 / n;
+  void *head = NULL;
+  *result = NULL;
+  for (size_t i = 0; i < count; i++) {
+    void *p = kd && kd->scanned ? GC_generic_malloc(n, k) : GC_malloc(n);
+    if (p && kd && !kd->scanned && kd->disclaim && arm(p, (unsigned)k) != 0)
+      p = NULL;
+    if (!p)
+      break;
+    *(void **)p = head;
+    head = p;
+    *result = head; /* seen by the collector at every step */
+  }
 }
 
 /* GC_finalized_malloc: a finalizer with the closure as its argument (a

@@ -5,6 +5,27 @@
 
 #include "gc_mark.h"
 
+#define GC_GRANULE_BYTES 16
+#define GC_GRANULE_WORDS (GC_GRANULE_BYTES / sizeof(GC_word))
+#define GC_TINY_FREELISTS 25
+#define GC_RAW_BYTES_FROM_INDEX(i) ((i)*GC_GRANULE_BYTES)
+/* A list of objects of kind k linked through their first word, in
+ * *result (objects of a pointer-free kind are scanned: see gc_boehm_ext.c). */
+GC_API void GC_CALL GC_generic_malloc_many(size_t lb, int k, void **result);
+/* The tiny free list is not used: one call per object. */
+#define GC_FAST_MALLOC_GRANS(result, granules, tiny_fl, num_direct, kind, default_expr, init)     \
+  do {                                                                                             \
+    (void)(tiny_fl), (void)(num_direct);                                                           \
+    if ((granules) >= GC_TINY_FREELISTS) {                                                         \
+      (result) = (default_expr);                                                                   \
+    } else {                                                                                       \
+      (result) = GC_generic_malloc(                                                                \
+          (granules) == 0 ? GC_GRANULE_BYTES : GC_RAW_BYTES_FROM_INDEX(granules), kind);           \
+      if ((result) != 0) {                                                                         \
+        init;                                                                                      \
+      }                                                                                            \
+    }                                                                                              \
+  } while (0)
 #define GC_MALLOC_WORDS_KIND(result, n, tiny_fl, kind, init)                                       \
   do {                                                                                             \
     (void)(tiny_fl);                                                                               \

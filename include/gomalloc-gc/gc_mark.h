@@ -2,8 +2,10 @@
  * (GC_new_kind) and mark procedures (GC_new_proc) are accepted, but a
  * custom kind's objects are scanned whole, conservatively (or not at all
  * when the descriptor says they hold no pointer): mark procedures are
- * never called, which Boehm's own rule makes safe (a procedure may only
- * look where the conservative scan would). GC_is_marked and the mark-bit
+ * never called. That keeps all a procedure keeps when it looks only
+ * inside its object, as Boehm's rule asks; a procedure that marks memory
+ * outside the collected heap (Guile's VM stacks, mapped by Guile) is not
+ * served: what only it reaches is collected. GC_is_marked and the mark-bit
  * setters work on a table of this layer's (compat/gc_boehm_ext.c): what
  * a disclaim procedure needs to tell a weak table's object taken back. */
 #ifndef GOMALLOC_GC_MARK_H
