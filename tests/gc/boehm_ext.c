@@ -15,7 +15,9 @@
 #define GC_REQUIRE_WCSDUP
 #include <gc.h>
 #include <gc_disclaim.h>
+#include <gc_inline.h>
 #include <gc_mark.h>
+#include <private/gc_atomic_ops.h> /* ours: the AO_ calls bdwgc's tests use */
 
 #include <pthread.h>
 #include <signal.h>
@@ -352,6 +354,37 @@ static void test_signals(int sig_before_init) {
   alarm(0);
 }
 
+/* GC_generic_malloc_many (gc_inline.h's refill, Guile's inline
+ * allocation): a list held only by its head, even of a pointer-free kind,
+ * survives whole. */
+void *many_head;
+static __attribute__((noinline)) int make_many(void) {
+  GC_generic_malloc_many(32, GC_I_PTRFREE, &many_head);
+  int n = 0;
+  for (void **p = many_head; p; p = *p, n++)
+    ((long *)p)[1] = 0x5eed;
+  return n;
+}
+
+static void test_malloc_many(void) {
+  int n = make_many();
+  EXPECT(n > 1, "GC_generic_malloc_many made a list of %d", n);
+  collect(2);
+  int lost = 0, len = 0;
+  for (void **p = many_head; p && len <= n; p = *p, len++)
+    lost += GC_base(p) != (void *)p || ((long *)p)[1] != 0x5eed;
+  EXPECT(lost == 0 && len == n, "a list from GC_generic_malloc_many lost %d of %d", lost, n);
+  many_head = NULL;
+}
+
+static void test_atomic_ops(void) {
+  static volatile AO_t n;
+  AO_store(&n, 41);
+  EXPECT(AO_fetch_and_add1(&n) == 41 && AO_load(&n) == 42, "AO_fetch_and_add1");
+  EXPECT(AO_compare_and_swap(&n, 42, 7) && !AO_compare_and_swap(&n, 42, 8) && AO_load(&n) == 7,
+         "AO_compare_and_swap");
+}
+
 static void test_wcsdup(void) {
   wchar_t *w = GC_wcsdup(L"gomalloc");
   EXPECT(w && wcscmp(w, L"gomalloc") == 0 && GC_base(w) == w, "GC_wcsdup");
@@ -369,6 +402,8 @@ int main(void) {
   test_exclude();
   test_signals(sig);
   test_wcsdup();
+  test_atomic_ops();
+  test_malloc_many();
   printf("%d passed, %d failed\n", passed, failed);
   return failed != 0;
 }
