@@ -151,7 +151,10 @@ void *GC_realloc(void *p, size_t n) {
   }
   return q;
 }
-void GC_free(void *p) { gm_gc_free(p); }
+void GC_free(void *p) {
+  gm_boehm_forget_proc_object(p);
+  gm_gc_free(p);
+}
 
 char *GC_strdup(const char *s) {
   if (!s)

@@ -23,6 +23,8 @@ GM_BOEHM_HIDDEN void gm_boehm_oom_fn_changed(void);
  * slow path then arms each new object (alloc_kind's numbering). */
 GM_BOEHM_HIDDEN extern int gm_boehm_builtin_disclaim;
 GM_BOEHM_HIDDEN void *gm_boehm_disclaim_arm(void *p, unsigned alloc_kind);
+/* GC_free: drop p from the objects whose mark procedure is called. */
+GM_BOEHM_HIDDEN void gm_boehm_forget_proc_object(void *p);
 /* Ask the toggle-ref callback about every registered object. */
 GM_BOEHM_HIDDEN void gm_boehm_togglerefs(void);
 

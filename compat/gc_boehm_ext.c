@@ -46,22 +46,23 @@ typedef struct kind {
   bool scanned, clear, uncollectable;
   bool mark_all;
   GC_disclaim_proc disclaim;
+  GC_word descr; /* GC_DS_PROC: calls procs[] on each object */
+  bool proc;
 } kind_t;
 static kind_t kinds[MAX_KINDS] = {
-    [GC_I_PTRFREE] = {false, false, false, false, NULL},
-    [GC_I_NORMAL] = {true, true, false, false, NULL},
-    [GC_I_UNCOLLECTABLE] = {true, true, true, false, NULL},
-    [GC_I_AUNCOLLECTABLE] = {true, true, true, false, NULL},
+    [GC_I_PTRFREE] = {false, false, false, false, NULL, 0, false},
+    [GC_I_NORMAL] = {true, true, false, false, NULL, 0, false},
+    [GC_I_UNCOLLECTABLE] = {true, true, true, false, NULL, 0, false},
+    [GC_I_AUNCOLLECTABLE] = {true, true, true, false, NULL, 0, false},
 };
 static unsigned nkinds = 4;
 static pthread_mutex_t kinds_lock = PTHREAD_MUTEX_INITIALIZER;
 static GC_mark_proc procs[GC_MAX_MARK_PROCS];
 static unsigned nprocs;
 
-/* GC_MARK_AND_PUSH compares with these: nothing is plausible, so a mark
- * procedure (never called here) would push nothing. */
+/* GC_MARK_AND_PUSH compares with these; gm_gc_mark_ptr filters again. */
 void *GC_least_plausible_heap_addr = (void *)1;
-void *GC_greatest_plausible_heap_addr = (void *)0;
+void *GC_greatest_plausible_heap_addr = (void *)UINTPTR_MAX;
 
 /* Boehm's free lists are not used: a list of the right shape (one entry a
  * granule size) is returned for programs that keep it. */
@@ -70,21 +71,26 @@ void **GC_new_free_list(void) { return GC_new_free_list_inner(); }
 
 /* A kind scans its objects whole, conservatively, unless its descriptor
  * says they hold no pointer (length 0 not adjusted to the size, or an
- * empty bitmap). Mark procedures (GC_DS_PROC) and per-object descriptors
- * are not called: Boehm asks a mark procedure to find pointers only where
- * the conservative scan would, and scanning whole keeps all such a
- * procedure keeps (more, even: a "weak" procedure becomes strong). One
- * that marks memory outside the heap (Guile's mapped VM stacks) is not
- * served: that would need a hook inside the collector's pause. */
+ * empty bitmap) or names a mark procedure (GC_DS_PROC). A procedure kind's
+ * objects are not scanned: as in Boehm, the procedure alone marks from
+ * them, called from the collector's mark hook on each of its objects
+ * still allocated (procs_hook below). Guile's threads mark their VM
+ * stacks (mapped by Guile, outside the heap) that way, and its weak
+ * tables skip their keys. Where we leave Boehm: the procedure runs for
+ * every allocated object of the kind, reachable or not (one pass, no
+ * fixpoint; what an unreachable one reaches is kept a cycle longer), on
+ * the collecting thread. Per-object descriptors (GC_DS_PER_OBJECT) are
+ * not read: those objects are scanned whole. */
 unsigned GC_new_kind_inner(void **fl, GC_word descr, int adjust, int clear) {
   (void)fl;
   bool ptrfree = (descr == GC_DS_LENGTH && !adjust) || descr == GC_DS_BITMAP;
+  bool proc = (descr & GC_DS_TAGS) == GC_DS_PROC;
   unsigned k = __atomic_load_n(&nkinds, __ATOMIC_ACQUIRE);
   if (k >= MAX_KINDS) {
     fprintf(stderr, "gomalloc-gc: GC_new_kind: more than %d kinds\n", MAX_KINDS);
     abort();
   }
-  kinds[k] = (kind_t){!ptrfree, clear != 0, false, false, NULL};
+  kinds[k] = (kind_t){!ptrfree && !proc, clear != 0, false, false, NULL, descr, proc};
   __atomic_store_n(&nkinds, k + 1, __ATOMIC_RELEASE);
   return k;
 }
@@ -108,11 +114,106 @@ unsigned GC_new_proc(GC_mark_proc p) {
   pthread_mutex_unlock(&kinds_lock);
   return i;
 }
-/* Only a mark procedure would call it, and none is called. */
+/* ---- mark procedures: called from the collector's mark hook ----------------- */
+
+/* Objects of GC_DS_PROC kinds, in slots that never move (chunks of their
+ * own, plain malloc: not scanned, a slot keeps nothing alive). Each slot
+ * carries a short disappearing link, so the collector empties it in the
+ * pause that finds its object dead: the hook, which runs before links
+ * are cleared, may call the procedure of an object dying in this very
+ * pause (it is still allocated: only what it reaches is kept a cycle
+ * longer), never of a freed one. The hook runs with the world stopped and
+ * takes no lock: chunks are published with release stores. */
+typedef struct pslot {
+  void *obj;
+  unsigned kind;
+} pslot_t;
+#define PCHUNK 1024
+#define PCHUNKS 4096
+static pslot_t *pchunks[PCHUNKS];
+static size_t pcursor; /* where the next search for an empty slot starts */
+static pthread_mutex_t procs_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool in_procs_hook;
+static struct GC_ms_entry fake_stack[64];
+
+/* Only while the hook runs (the collector's thread, world stopped). */
 struct GC_ms_entry *GC_mark_and_push(void *obj, struct GC_ms_entry *sp,
                                      struct GC_ms_entry *lim, void **src) {
-  (void)obj, (void)lim, (void)src;
+  (void)lim, (void)src;
+  if (in_procs_hook)
+    gm_gc_mark_ptr(obj);
   return sp;
+}
+
+static bool have_proc_objects;
+
+/* GC_free of a tracked object: forget it before its block is reused. */
+GM_BOEHM_HIDDEN void gm_boehm_forget_proc_object(void *p) {
+  if (!__atomic_load_n(&have_proc_objects, __ATOMIC_ACQUIRE) || !p)
+    return;
+  pthread_mutex_lock(&procs_lock);
+  for (size_t c = 0; c < PCHUNKS && pchunks[c]; c++)
+    for (size_t i = 0; i < PCHUNK; i++)
+      if (__atomic_load_n(&pchunks[c][i].obj, __ATOMIC_ACQUIRE) == p) {
+        gm_gc_unregister_link(&pchunks[c][i].obj, 0);
+        __atomic_store_n(&pchunks[c][i].obj, NULL, __ATOMIC_RELEASE);
+      }
+  pthread_mutex_unlock(&procs_lock);
+}
+
+static void procs_hook(void) {
+  in_procs_hook = true;
+  for (size_t c = 0; c < PCHUNKS; c++) {
+    pslot_t *chunk = __atomic_load_n(&pchunks[c], __ATOMIC_ACQUIRE);
+    if (!chunk)
+      break;
+    for (size_t i = 0; i < PCHUNK; i++) {
+      void *obj = __atomic_load_n(&chunk[i].obj, __ATOMIC_ACQUIRE);
+      if (!obj)
+        continue;
+      GC_word d = kinds[chunk[i].kind].descr;
+      GC_mark_proc proc = procs[(d >> GC_DS_TAG_BITS) & (GC_MAX_MARK_PROCS - 1)];
+      if (proc)
+        proc(obj, fake_stack, fake_stack + 64, d >> (GC_DS_TAG_BITS + GC_LOG_MAX_MARK_PROCS));
+    }
+  }
+  in_procs_hook = false;
+}
+
+static int track_proc_object(void *p, unsigned k) {
+  static bool hooked;
+  pthread_mutex_lock(&procs_lock);
+  if (!hooked) {
+    gm_gc_set_mark_hook(procs_hook);
+    __atomic_store_n(&have_proc_objects, true, __ATOMIC_RELEASE);
+    hooked = true;
+  }
+  pslot_t *slot = NULL;
+  size_t total = PCHUNKS * (size_t)PCHUNK;
+  for (size_t n = 0; n < total && !slot; n++) {
+    size_t at = (pcursor + n) % total;
+    pslot_t *chunk = pchunks[at / PCHUNK];
+    if (!chunk) {
+      chunk = calloc(PCHUNK, sizeof *chunk);
+      if (!chunk)
+        break;
+      __atomic_store_n(&pchunks[at / PCHUNK], chunk, __ATOMIC_RELEASE);
+    }
+    if (!__atomic_load_n(&chunk[at % PCHUNK].obj, __ATOMIC_ACQUIRE)) {
+      slot = &chunk[at % PCHUNK];
+      pcursor = at + 1;
+    }
+  }
+  int rc = -1;
+  if (slot) {
+    slot->kind = k;
+    __atomic_store_n(&slot->obj, p, __ATOMIC_RELEASE);
+    rc = gm_gc_register_link(&slot->obj, p, 0) < 0 ? -1 : 0;
+    if (rc)
+      __atomic_store_n(&slot->obj, NULL, __ATOMIC_RELEASE);
+  }
+  pthread_mutex_unlock(&procs_lock);
+  return rc;
 }
 
 static kind_t *kind_of(int k) {
@@ -200,7 +301,8 @@ void *GC_generic_malloc(size_t n, int k) {
     return NULL;
   if (!kd->scanned && kd->clear)
     memset(p, 0, n);
-  if (__atomic_load_n(&kd->disclaim, __ATOMIC_ACQUIRE) && arm(p, (unsigned)k) != 0) {
+  if ((__atomic_load_n(&kd->disclaim, __ATOMIC_ACQUIRE) && arm(p, (unsigned)k) != 0) ||
+      (kd->proc && track_proc_object(p, (unsigned)k) != 0)) {
     GC_free(p);
     return NULL;
   }
@@ -222,7 +324,8 @@ void GC_generic_malloc_many(size_t n, int k, void **result) {
   *result = NULL;
   for (size_t i = 0; i < count; i++) {
     void *p = kd && kd->scanned ? GC_generic_malloc(n, k) : GC_malloc(n);
-    if (p && kd && !kd->scanned && kd->disclaim && arm(p, (unsigned)k) != 0)
+    if (p && kd && !kd->scanned && ((kd->disclaim && arm(p, (unsigned)k) != 0) ||
+                                    (kd->proc && track_proc_object(p, (unsigned)k) != 0)))
       p = NULL;
     if (!p)
       break;

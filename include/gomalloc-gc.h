@@ -71,6 +71,17 @@ GM_GC_API void gm_gc_exclude_roots(void *lo, void *hi);
  * (started already). A thread that blocks the signal stalls collections. */
 GM_GC_API int gm_gc_set_signal(int sig);
 GM_GC_API int gm_gc_signal(void);
+/* A mark hook, for language runtimes whose objects reach memory the
+ * collector does not scan (Boehm's mark procedures: Guile's VM stacks).
+ * Called in every collection's pause, world stopped, after the roots are
+ * marked and before finalizers are looked at; it may call gm_gc_mark_ptr
+ * and nothing else of gomalloc's (no allocation), nor take a lock that a
+ * stopped thread may hold. NULL removes it. */
+typedef void (*gm_gc_mark_hook_fn)(void);
+GM_GC_API void gm_gc_set_mark_hook(gm_gc_mark_hook_fn fn);
+/* Inside the mark hook only: keep the block p points into (any byte of
+ * it), and all it reaches. Anything else is ignored. */
+GM_GC_API void gm_gc_mark_ptr(const void *p);
 /* Threads: automatic on a thread's first gm_gc_* call; unregistered at
  * thread exit. Registering again is harmless. */
 GM_GC_API void gm_gc_register_thread(void);

@@ -13,7 +13,9 @@
  *     (Boehm's GC_exclude_static_roots) are cut out of the data and bss;
  *   - every live block of the uncollectable kind;
  *   - each registered thread's registers and stack from its sp (saved by
- *     the stop handler, gcstw.c); the collector's own from here.
+ *     the stop handler, gcstw.c); the collector's own from here;
+ *   - whatever the program's mark hook marks (gm_gc_set_mark_hook), last,
+ *     the collector marking alone.
  * Thread-local storage and plain malloc memory are not roots (as Boehm). */
 #include "gc.h"
 
@@ -149,6 +151,25 @@ GM_GC_API void gm_gc_exclude_roots(void *lo, void *hi) {
   gm_unlock(&gm_gc.lock);
 }
 
+/* The program's mark hook (gm_gc_set_mark_hook): roots only it knows,
+ * such as Boehm mark procedures reaching memory outside the heap. */
+static gm_gc_mark_hook_fn mark_hook;
+
+GM_GC_API void gm_gc_set_mark_hook(gm_gc_mark_hook_fn fn) {
+  gm_gc_thread_register();
+  gm_gc_lock(); /* not while a cycle runs the old one */
+  gm_store_release(&mark_hook, fn);
+  gm_unlock(&gm_gc.lock);
+}
+
+GM_GC_API void gm_gc_mark_ptr(const void *p) {
+  uintptr_t v = (uintptr_t)p;
+  if (v - gm_gc.lo < gm_gc.hi - gm_gc.lo) {
+    gm_gc_mark_object(v);
+    gm_gc_drain();
+  }
+}
+
 void gm_gc_roots_remove(uintptr_t lo, uintptr_t hi) {
   size_t j = 0;
   for (size_t i = 0; i < roots.n; i++)
@@ -257,4 +278,7 @@ void gm_gc_mark_roots(void) {
   }
   scan_own_stack(self);
   gm_gc_mark_end(); /* with the helpers, until no marker holds work */
+  gm_gc_mark_hook_fn hook = gm_load_acquire(&mark_hook);
+  if (hook)
+    hook(); /* marks alone from here, as the finalizers' marks do */
 }

@@ -1,7 +1,8 @@
 /* boehm_ext.c: the Boehm calls of compat/gc_boehm_ext.c, in a program
  * written against Boehm GC's headers and built unchanged (by CMake and by
  * check_pkgconfig.sh): gc_disclaim.h (GC_finalized_malloc, disclaim
- * procedures on a custom kind), custom kinds (scanned or pointer-free),
+ * procedures on a custom kind), custom kinds (scanned, pointer-free, or
+ * marked by a mark procedure reaching memory outside the heap),
  * the mark bits a weak table's disclaim procedure reads, toggle-refs,
  * GC_exclude_static_roots, the stop signal (GC_set_suspend_signal,
  * GC_pthread_sigmask), GC_wcsdup.
@@ -22,6 +23,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <wchar.h>
@@ -196,6 +198,60 @@ static void test_kinds(void) {
   int n = count(N / 2, N, 1);
   EXPECT(MOST(n, N / 2), "objects held only by a pointer-free kind collected: %d of %d", n, N / 2);
   holders[0] = holders[1] = NULL;
+}
+
+/* ---- mark procedures ------------------------------------------------------- */
+
+/* A language runtime's object whose mark procedure reaches memory outside
+ * the heap (Guile's VM stack, mapped by Guile; here plain malloc, which
+ * the collector never scans) and skips a weak field. */
+typedef struct Vm {
+  Obj **stack; /* malloc'd: only the procedure marks what it holds */
+  int depth;
+  Obj *weak;   /* not marked by the procedure */
+} Vm;
+static int bad_env;
+static struct GC_ms_entry *GC_CALLBACK vm_mark(GC_word *addr, struct GC_ms_entry *msp,
+                                               struct GC_ms_entry *lim, GC_word env) {
+  Vm *vm = (Vm *)addr;
+  if (env != 7)
+    bad_env++;
+  for (int i = 0; i < vm->depth && vm->stack; i++)
+    msp = GC_MARK_AND_PUSH(vm->stack[i], msp, lim, (void **)&vm->stack[i]);
+  return msp;
+}
+Vm *the_vm;
+
+static __attribute__((noinline)) void make_vm(unsigned kind) {
+  Vm *vm = GC_generic_malloc(sizeof *vm, (int)kind);
+  vm->stack = malloc(N / 2 * sizeof(Obj *));
+  for (int i = 0; i < N / 2; i++)
+    vm->stack[i] = fobj(i);
+  vm->depth = N / 2;
+  vm->weak = fobj(N / 2); /* one object: the check below is strict */
+  the_vm = vm;
+}
+
+static void test_mark_procs(void) {
+  unsigned kind = GC_new_kind(GC_new_free_list(), GC_MAKE_PROC(GC_new_proc(vm_mark), 7), 0, 1);
+  reset();
+  make_vm(kind);
+  for (int i = 0; i < 3; i++) {
+    scrub();
+    GC_gcollect();
+  }
+  EXPECT(count(0, N / 2, 1) == 0, "an object only a mark procedure reaches was collected");
+  EXPECT(bad_env == 0, "the mark procedure got a wrong env (%d)", bad_env);
+  /* The weak field is not scanned: its object goes (bar a stale word). */
+  for (int i = 0; i < 5 && !runs[N / 2]; i++)
+    collect(1);
+  EXPECT(runs[N / 2] == 1, "an object held only by a field the procedure skips was kept");
+  free(the_vm->stack);
+  the_vm->stack = NULL;
+  the_vm = NULL;
+  collect(4);
+  int n = count(0, N / 2, 1);
+  EXPECT(MOST(n, N / 2), "let go by the procedure, collected: %d of %d", n, N / 2);
 }
 
 /* ---- mark bits: a weak table takes an object back ------------------------ */
@@ -397,6 +453,7 @@ int main(void) {
   test_finalized_malloc();
   test_disclaim_kind();
   test_kinds();
+  test_mark_procs();
   test_mark_bits();
   test_togglerefs();
   test_exclude();
