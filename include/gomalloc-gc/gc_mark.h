@@ -1,13 +1,13 @@
-/* gc_mark.h: Boehm's mark interface. Allocation by kind, custom kinds
- * (GC_new_kind) and mark procedures (GC_new_proc) are accepted, but a
- * custom kind's objects are scanned whole, conservatively (or not at all
- * when the descriptor says they hold no pointer): mark procedures are
- * never called. That keeps all a procedure keeps when it looks only
- * inside its object, as Boehm's rule asks; a procedure that marks memory
- * outside the collected heap (Guile's VM stacks, mapped by Guile) is not
- * served: what only it reaches is collected. GC_is_marked and the mark-bit
- * setters work on a table of this layer's (compat/gc_boehm_ext.c): what
- * a disclaim procedure needs to tell a weak table's object taken back. */
+/* gc_mark.h: Boehm's mark interface (compat/gc_boehm_ext.c). Allocation
+ * by kind and custom kinds (GC_new_kind): a kind's objects are scanned
+ * whole, conservatively, or not at all when the descriptor says they hold
+ * no pointer, or, for a mark procedure (GC_new_proc, GC_MAKE_PROC), marked
+ * by the procedure alone: it is called in every collection's pause on
+ * each allocated object of its kind, reachable or not (Boehm: on the
+ * reachable ones), and its GC_MARK_AND_PUSH calls mark. Per-object
+ * descriptors are not read (scanned whole). GC_is_marked and the mark-bit
+ * setters work on a table of this layer's: what a disclaim procedure
+ * needs to tell a weak table's object taken back. */
 #ifndef GOMALLOC_GC_MARK_H
 #define GOMALLOC_GC_MARK_H
 
@@ -36,7 +36,7 @@ typedef struct GC_ms_entry *(*GC_mark_proc)(GC_word *addr, struct GC_ms_entry *m
 #define GC_INDIR_PER_OBJ_BIAS 0x10
 GC_API void *GC_least_plausible_heap_addr;
 GC_API void *GC_greatest_plausible_heap_addr;
-/* Never called here (no mark procedure runs): returns mark_stack_ptr. */
+/* From a mark procedure: marks obj (and what it reaches); returns mark_stack_ptr. */
 GC_API struct GC_ms_entry *GC_CALL GC_mark_and_push(void *, struct GC_ms_entry *,
                                                     struct GC_ms_entry *, void **);
 #define GC_MARK_AND_PUSH(obj, msp, lim, src)                                                       \
