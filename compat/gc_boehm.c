@@ -68,8 +68,15 @@ GM_BOEHM_HIDDEN void gm_boehm_after_cycle(void) {
   __atomic_store_n(&GC_gc_no, (GC_word)e, __ATOMIC_RELAXED);
   set_expect(); /* also notices a GC_oom_fn assigned directly */
   static uint64_t toggled_at; /* once a cycle, not at each GC_get_gc_no */
-  if (!in_finalizers && __atomic_exchange_n(&toggled_at, e, __ATOMIC_RELAXED) != e)
+  if (!in_finalizers && __atomic_exchange_n(&toggled_at, e, __ATOMIC_RELAXED) != e) {
+    /* Boehm calls it as a collection starts; the pause here runs no
+     * program code, so it is told once the cycle is over (Guile's
+     * after-gc hook, which empties its weak tables, hangs off it). */
+    GC_start_callback_proc start = GC_get_start_callback();
+    if (start)
+      start();
     gm_boehm_togglerefs();
+  }
   if (!gm_gc_finalizers_pending())
     return;
   if (__atomic_load_n(&GC_finalize_on_demand, __ATOMIC_RELAXED)) {

@@ -170,8 +170,12 @@ void GC_set_warn_proc(GC_warn_proc p) { warn_proc = p; }
 GC_warn_proc GC_get_warn_proc(void) { return warn_proc; }
 void GC_set_abort_func(GC_abort_func f) { abort_func = f; }
 GC_abort_func GC_get_abort_func(void) { return abort_func; }
-void GC_set_start_callback(GC_start_callback_proc f) { start_callback = f; }
-GC_start_callback_proc GC_get_start_callback(void) { return start_callback; }
+void GC_set_start_callback(GC_start_callback_proc f) {
+  __atomic_store_n(&start_callback, f, __ATOMIC_RELEASE);
+}
+GC_start_callback_proc GC_get_start_callback(void) {
+  return __atomic_load_n(&start_callback, __ATOMIC_ACQUIRE);
+}
 
 /* ---- statistics ---------------------------------------------------------------- */
 static struct gm_gc_stats stats(void) {

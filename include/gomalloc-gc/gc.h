@@ -269,7 +269,8 @@ typedef void(GC_CALLBACK *GC_abort_func)(const char *);
 GC_API void GC_CALL GC_set_abort_func(GC_abort_func) GC_ATTR_NONNULL(1);
 GC_API GC_abort_func GC_CALL GC_get_abort_func(void);
 typedef void(GC_CALLBACK *GC_start_callback_proc)(void);
-/* Accepted; never called. */
+/* Called once after each collection, by the first GC_* allocation or
+ * collection call (Boehm: as it starts, inside it). */
 GC_API void GC_CALL GC_set_start_callback(GC_start_callback_proc);
 GC_API GC_start_callback_proc GC_CALL GC_get_start_callback(void);
 

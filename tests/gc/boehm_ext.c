@@ -441,6 +441,17 @@ static void test_atomic_ops(void) {
          "AO_compare_and_swap");
 }
 
+static int starts;
+static void GC_CALLBACK on_start(void) { starts++; }
+static void test_start_callback(void) {
+  GC_set_start_callback(on_start);
+  int before = starts;
+  GC_gcollect();
+  EXPECT(starts == before + 1, "the start callback ran %d times for one collection",
+         starts - before);
+  GC_set_start_callback(NULL);
+}
+
 static void test_wcsdup(void) {
   wchar_t *w = GC_wcsdup(L"gomalloc");
   EXPECT(w && wcscmp(w, L"gomalloc") == 0 && GC_base(w) == w, "GC_wcsdup");
@@ -461,6 +472,7 @@ int main(void) {
   test_wcsdup();
   test_atomic_ops();
   test_malloc_many();
+  test_start_callback();
   printf("%d passed, %d failed\n", passed, failed);
   return failed != 0;
 }
