@@ -299,7 +299,10 @@ void *GC_generic_malloc(size_t n, int k) {
   void *p = kd->scanned ? GC_malloc(n) : GC_malloc_atomic(n);
   if (!p)
     return NULL;
-  if (!kd->scanned && kd->clear)
+  /* A procedure kind's objects are cleared even when the kind does not
+   * ask: the hook calls the procedure on every allocated object, possibly
+   * before the program has filled it in. */
+  if (!kd->scanned && (kd->clear || kd->proc))
     memset(p, 0, n);
   if ((__atomic_load_n(&kd->disclaim, __ATOMIC_ACQUIRE) && arm(p, (unsigned)k) != 0) ||
       (kd->proc && track_proc_object(p, (unsigned)k) != 0)) {
