@@ -16,7 +16,10 @@
  *
  * Collections stop the world with a real-time signal (GOMALLOC_GC_SIGNAL),
  * delivered to registered threads only; a system call it interrupts may
- * return EINTR. The heap goal is Go's GOGC: live bytes after the last mark
+ * return EINTR. (Under ThreadSanitizer, which runs a handler only at an
+ * intercepted call it counts as blocking, a thread spinning or waiting on
+ * a pthread mutex does not stop, and a collection waits for it.) The heap
+ * goal is Go's GOGC: live bytes after the last mark
  * times (1 + GOMALLOC_GC_PERCENT / 100), at least 4 MiB; "off" never
  * collects but for gm_gc_collect. GOMALLOC_GC_TRACE=1 prints one line per
  * collection on stderr. */

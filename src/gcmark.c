@@ -451,9 +451,15 @@ static void start_helpers(void) {
   pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
-/* The child of a fork has no helpers: start again at the next cycle. */
+/* The child of a fork has no helpers: start again at the next cycle (not
+ * under TSan, which kills a child of a multi-threaded fork that starts a
+ * thread: there the child marks alone). */
 void gm_gc_mark_fork_child(void) {
+#if defined(__SANITIZE_THREAD__)
+  started = true;
+#else
   started = false;
+#endif
   nhelpers = 0;
   pool.lock = 0;
   pool.n = 0;
