@@ -163,13 +163,24 @@ static bool marked(block_t b) {
   return (b.s->gcmark_bits[b.idx / 64] >> (b.idx % 64)) & 1;
 }
 
+/* Is a inside a GC span? gm_gc.lo and hi bound every GC span, but malloc
+ * spans lie between them: a link held in malloc memory there was taken
+ * for one held in a freed block, and forgotten instead of cleared. */
+static bool in_gc_span(uintptr_t a) {
+  if (a - gm_gc.lo >= gm_gc.hi - gm_gc.lo)
+    return false;
+  gm_mspan_t *s = gm_span_of(a);
+  uint8_t st = s ? gm_load_relaxed(&s->state) : 0;
+  return st == GM_SPAN_GC || st == GM_SPAN_GC_LARGE;
+}
+
 /* Is the object at a alive after this mark? Addresses outside the
  * collected heap always are; a freed block never is. */
 static bool alive(uintptr_t a) {
   block_t b;
   if (find(a, &b))
     return marked(b);
-  return a - gm_gc.lo >= gm_gc.hi - gm_gc.lo;
+  return !in_gc_span(a);
 }
 
 static void mark_value(uintptr_t v) {
@@ -205,8 +216,7 @@ static void clear_links(table_t *t) {
     for (special_t **pp = &t->b[i]; *pp;) {
       special_t *e = *pp;
       block_t holder;
-      bool in_heap = e->key - gm_gc.lo < gm_gc.hi - gm_gc.lo;
-      if (in_heap && !find(e->key, &holder)) {
+      if (in_gc_span(e->key) && !find(e->key, &holder)) {
         unlink_free(t, pp); /* held in a freed block: nothing to write */
       } else if (!alive(e->obj)) {
         *(void **)e->key = NULL;
