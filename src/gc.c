@@ -160,7 +160,6 @@ void gm_gc_free(void *p) {
   if (!p)
     return;
   gm_gc_thread_register();
-  gm_gc_final_forget(p);
   gm_gc_free_block(p);
 }
 

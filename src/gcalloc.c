@@ -14,6 +14,7 @@
 #include "gc.h"
 
 #include "error.h"
+#include "gcfinal.h"
 #include "mheap.h"
 #include "vg.h"
 
@@ -334,6 +335,7 @@ void gm_gc_free_block(void *p) {
   size_t idx;
   gm_gc_lock(); /* no cycle sweeps it meanwhile */
   gm_mspan_t *s = live_block(p, "invalid gm_gc_free", &idx, true);
+  gm_gc_final_forget_locked((uintptr_t)p, s->elemsize, s->state == GM_SPAN_GC_LARGE);
   if (s->state == GM_SPAN_GC_LARGE) {
     gm_gc_list_remove(&gm_gc.large, s);
     unlive(s->elemsize); /* counted when allocated or marked; gone now */

@@ -368,14 +368,27 @@ int gm_gc_set_finalizer(void *obj, gm_gc_finalizer_fn fn, void *arg, int order,
   return rc;
 }
 
-void gm_gc_final_forget(void *p) {
-  if (!gm_load_relaxed(&fin.n))
-    return;
-  gm_gc_lock();
-  special_t **pp = lookup(&fin, (uintptr_t)p);
-  if (pp)
+void gm_gc_final_forget_locked(uintptr_t p, size_t size, bool large) {
+  special_t **pp;
+  if (fin.n && (pp = lookup(&fin, p)) != NULL)
     unlink_free(&fin, pp);
-  gm_unlock(&gm_gc.lock);
+  if (!large)
+    return; /* the slot is not reused before the next mark: it sees it free */
+  for (unsigned l = 0; l < 2; l++)
+    for (size_t i = 0; links[l].n && i < links[l].nb; i++)
+      for (pp = &links[l].b[i]; *pp;) {
+        special_t *e = *pp;
+        if (e->key - p < size) {
+          unlink_free(&links[l], pp); /* held in the block */
+        } else if (e->obj - p < size) {
+          block_t holder; /* as clear_links: no write into a freed block */
+          if (!in_gc_span(e->key) || find(e->key, &holder))
+            *(void **)e->key = NULL;
+          unlink_free(&links[l], pp);
+        } else {
+          pp = &e->next;
+        }
+      }
 }
 
 int gm_gc_finalizers_pending(void) { return gm_load_relaxed(&nready) != 0; }
