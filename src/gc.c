@@ -117,6 +117,7 @@ void gm_gc_collect_locked(void) {
   gm_gc.heap_marked = kept;
   gm_store_relaxed(&gm_gc.heap_live, kept + cached);
   gm_gc.total_alloc += cached - unused;
+  GM_ASSERT(gm_gc.heap_live <= gm_gc.heap_bytes); /* each byte counted once */
   set_goal_locked(kept);
   gm_store_relaxed(&gm_gc.cycles, gm_gc.cycles + 1);
   uint64_t pause = t5 - t2;
