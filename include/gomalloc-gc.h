@@ -16,7 +16,10 @@
  *
  * Collections stop the world with a real-time signal (GOMALLOC_GC_SIGNAL),
  * delivered to registered threads only; a system call it interrupts may
- * return EINTR. The heap goal is Go's GOGC: live bytes after the last mark
+ * return EINTR. (Under ThreadSanitizer, which runs a handler only at an
+ * intercepted call it counts as blocking, a thread spinning or waiting on
+ * a pthread mutex does not stop, and a collection waits for it.) The heap
+ * goal is Go's GOGC: live bytes after the last mark
  * times (1 + GOMALLOC_GC_PERCENT / 100), at least 4 MiB; "off" never
  * collects but for gm_gc_collect. GOMALLOC_GC_TRACE=1 prints one line per
  * collection on stderr. */
@@ -44,7 +47,13 @@ GM_GC_API GM_GC_MALLOC_ATTR void *gm_gc_malloc(size_t size);
 GM_GC_API GM_GC_MALLOC_ATTR void *gm_gc_malloc_noscan(size_t size);
 /* Zeroed, scanned, never collected: a root until gm_gc_free. */
 GM_GC_API GM_GC_MALLOC_ATTR void *gm_gc_malloc_uncollectable(size_t size);
-/* Keeps the kind of p; realloc(NULL, n) is gm_gc_malloc(n). */
+/* Keeps the kind of p; realloc(NULL, n) is gm_gc_malloc(n). In place
+ * (the size still fits p's slot, or a large block stays at least half
+ * used) p keeps its finalizer and links. A block that moves is a new
+ * object, and p is freed as by gm_gc_free, as Boehm 8.2's GC_realloc
+ * does: the new block has no finalizer (set it again), p's is dropped
+ * (Boehm's runs at the next collection, on the freed block), links to p
+ * are cleared and links held in p forgotten (see the links below). */
 GM_GC_API void *gm_gc_realloc(void *p, size_t size);
 /* Optional: p must not be used again. Aborts on a pointer that is not a
  * collected block's start, or one already freed. */
@@ -132,7 +141,10 @@ GM_GC_API int gm_gc_finalizers_pending(void);
 /* Disappearing links: *link is set to NULL by the first collection that
  * finds obj unreachable; a short link (is_long 0) before finalizers mark
  * anything, a long one only if no finalizer resurrected obj. A link held
- * in a block that dies is forgotten. Register returns 0, 1 when link was
+ * in a block that dies is forgotten. After gm_gc_free(obj) (or a realloc
+ * that moves it) links to obj are cleared by the next collection, as in
+ * Boehm; at once if obj is large (its pages may hold a new block before
+ * then). Register returns 0, 1 when link was
  * registered already (its object is replaced), -1 + EINVAL (link NULL or
  * misaligned, obj NULL) or ENOMEM. Unregister returns 1 if link was
  * registered, else 0. Move returns 0, 1 if new_link is registered already,

@@ -107,11 +107,17 @@ void gm_gc_collect_locked(void) {
   gm_gc_final_mark(); /* finalizers and links (gcfinal.c) */
   uint64_t t4 = gm_sys_now_ns();
   size_t kept = gm_gc_marked_bytes(); /* what the sweep will keep */
+  size_t unused = gm_gc_cached_free_locked();
   gm_gc_sweep_start();
+  /* The threads keep their swept spans (gcsweep.c): their free slots are
+   * handed out anew, as Go's refill after its mcaches are flushed. */
+  size_t cached = gm_gc_cached_free_locked();
   gm_gc_start_world();
   uint64_t t5 = gm_sys_now_ns();
   gm_gc.heap_marked = kept;
-  gm_store_relaxed(&gm_gc.heap_live, kept);
+  gm_store_relaxed(&gm_gc.heap_live, kept + cached);
+  gm_gc.total_alloc += cached - unused;
+  GM_ASSERT(gm_gc.heap_live <= gm_gc.heap_bytes); /* each byte counted once */
   set_goal_locked(kept);
   gm_store_relaxed(&gm_gc.cycles, gm_gc.cycles + 1);
   uint64_t pause = t5 - t2;
@@ -155,7 +161,6 @@ void gm_gc_free(void *p) {
   if (!p)
     return;
   gm_gc_thread_register();
-  gm_gc_final_forget(p);
   gm_gc_free_block(p);
 }
 

@@ -149,6 +149,8 @@ void gm_gc_list_push(gm_mspan_t **head, gm_mspan_t *s);
 void gm_gc_list_remove(gm_mspan_t **head, gm_mspan_t *s);
 /* A thread's cached spans back to the central lists (lock held). */
 void gm_gc_flush_thread_locked(gm_gc_thread_t *t);
+/* Bytes of the free slots of every thread's cached spans (lock held). */
+size_t gm_gc_cached_free_locked(void);
 
 /* gcstw.c */
 gm_gc_thread_t *gm_gc_thread_register(void);

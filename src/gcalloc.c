@@ -14,6 +14,7 @@
 #include "gc.h"
 
 #include "error.h"
+#include "gcfinal.h"
 #include "mheap.h"
 #include "vg.h"
 
@@ -119,6 +120,36 @@ GM_INLINE void zero_block(void *p, size_t n) {
   }
 }
 
+/* Bytes of s's free slots (lock held, or s's owner): at or after freeindex
+ * with no alloc bit. heap_live counts them when a thread takes s and
+ * takes back what it leaves unused (flush); alloc_count, as of the last
+ * sweep, overstates them for a span a thread left early. */
+static size_t free_bytes(gm_mspan_t *s) {
+  unsigned fi = gm_load_relaxed(&s->freeindex), n = 0;
+  for (unsigned w = fi / 64; w < s->nwords; w++) {
+    uint64_t f = ~*gm_span_abits(s, w) & gm_span_slot_mask(s, w);
+    if (w == fi / 64)
+      f &= ~0ULL << (fi % 64);
+    n += gm_popcount64(f);
+  }
+  return (size_t)n * s->elemsize;
+}
+
+size_t gm_gc_cached_free_locked(void) {
+  size_t n = 0;
+  for (gm_gc_thread_t *t = gm_gc.threads; t; t = t->next)
+    for (unsigned k = 0; k < GM_GC_KINDS; k++)
+      for (unsigned c = 1; c < GM_NUM_CLASSES; c++)
+        if (t->alloc[k][c])
+          n += free_bytes(t->alloc[k][c]);
+  return n;
+}
+
+/* heap_live less n, never below 0 (lock held). */
+static void unlive(size_t n) {
+  gm_store_relaxed(&gm_gc.heap_live, gm_gc.heap_live > n ? gm_gc.heap_live - n : 0);
+}
+
 /* The fast path missed: the current span is used up (or there is none).
  * Out of line, so that the fast path saves no registers. */
 static GM_NOINLINE void *refill(gm_gc_thread_t *t, unsigned kind, unsigned cls) {
@@ -150,9 +181,9 @@ static GM_NOINLINE void *refill(gm_gc_thread_t *t, unsigned kind, unsigned cls) 
     gm_gc_sweep_class_locked(kind, cls); /* lazy sweep (gcsweep.c) */
   while (!p && (s = gm_gc.partial[kind][cls]) != NULL) {
     gm_gc_list_remove(&gm_gc.partial[kind][cls], s);
+    size_t n = free_bytes(s);
     if ((p = take(s)) != NULL) {
       t->alloc[kind][cls] = s;
-      size_t n = (size_t)(s->nelems - s->alloc_count) * s->elemsize;
       gm_store_relaxed(&gm_gc.heap_live, gm_gc.heap_live + n);
       gm_gc.total_alloc += n;
     } else {
@@ -249,11 +280,16 @@ void *gm_gc_alloc(size_t size, unsigned kind) {
   return p;
 }
 
+/* The slots t leaves unused were counted in heap_live when it took the
+ * span (or at the last cycle, gc.c), and are counted again by the next
+ * taker: out of heap_live now, as Go's mcache.releaseAll does. (Not out of
+ * total_alloc, which counts what was handed out and never goes down.) */
 void gm_gc_flush_thread_locked(gm_gc_thread_t *t) {
   for (unsigned k = 0; k < GM_GC_KINDS; k++)
     for (unsigned c = 0; c < GM_NUM_CLASSES; c++) {
       gm_mspan_t *s = t->alloc[k][c];
       if (s) {
+        unlive(free_bytes(s));
         gm_gc_list_push(&gm_gc.partial[k][c], s); /* refill moves it on if used up */
         t->alloc[k][c] = NULL;
       }
@@ -299,8 +335,10 @@ void gm_gc_free_block(void *p) {
   size_t idx;
   gm_gc_lock(); /* no cycle sweeps it meanwhile */
   gm_mspan_t *s = live_block(p, "invalid gm_gc_free", &idx, true);
+  gm_gc_final_forget_locked((uintptr_t)p, s->elemsize, s->state == GM_SPAN_GC_LARGE);
   if (s->state == GM_SPAN_GC_LARGE) {
     gm_gc_list_remove(&gm_gc.large, s);
+    unlive(s->elemsize); /* counted when allocated or marked; gone now */
     gm_gc.heap_bytes -= s->npages << GM_PAGE_SHIFT;
     gm_gc.nspans--;
     gm_fixalloc_free(&gm_gc.markalloc, s->gcmark_bits);

@@ -168,13 +168,24 @@ static bool marked(block_t b) {
   return (b.s->gcmark_bits[b.idx / 64] >> (b.idx % 64)) & 1;
 }
 
+/* Is a inside a GC span? gm_gc.lo and hi bound every GC span, but malloc
+ * spans lie between them: a link held in malloc memory there was taken
+ * for one held in a freed block, and forgotten instead of cleared. */
+static bool in_gc_span(uintptr_t a) {
+  if (a - gm_gc.lo >= gm_gc.hi - gm_gc.lo)
+    return false;
+  gm_mspan_t *s = gm_span_of(a);
+  uint8_t st = s ? gm_load_relaxed(&s->state) : 0;
+  return st == GM_SPAN_GC || st == GM_SPAN_GC_LARGE;
+}
+
 /* Is the object at a alive after this mark? Addresses outside the
  * collected heap always are; a freed block never is. */
 static bool alive(uintptr_t a) {
   block_t b;
   if (find(a, &b))
     return marked(b);
-  return a - gm_gc.lo >= gm_gc.hi - gm_gc.lo;
+  return !in_gc_span(a);
 }
 
 static void mark_value(uintptr_t v) {
@@ -210,8 +221,7 @@ static void clear_links(table_t *t) {
     for (special_t **pp = &t->b[i]; *pp;) {
       special_t *e = *pp;
       block_t holder;
-      bool in_heap = e->key - gm_gc.lo < gm_gc.hi - gm_gc.lo;
-      if (in_heap && !find(e->key, &holder)) {
+      if (in_gc_span(e->key) && !find(e->key, &holder)) {
         unlink_free(t, pp); /* held in a freed block: nothing to write */
       } else if (!alive(e->obj)) {
         *(void **)e->key = NULL;
@@ -363,14 +373,27 @@ int gm_gc_set_finalizer(void *obj, gm_gc_finalizer_fn fn, void *arg, int order,
   return rc;
 }
 
-void gm_gc_final_forget(void *p) {
-  if (!gm_load_relaxed(&fin.n))
-    return;
-  gm_gc_lock();
-  special_t **pp = lookup(&fin, (uintptr_t)p);
-  if (pp)
+void gm_gc_final_forget_locked(uintptr_t p, size_t size, bool large) {
+  special_t **pp;
+  if (fin.n && (pp = lookup(&fin, p)) != NULL)
     unlink_free(&fin, pp);
-  gm_unlock(&gm_gc.lock);
+  if (!large)
+    return; /* the slot is not reused before the next mark: it sees it free */
+  for (unsigned l = 0; l < 2; l++)
+    for (size_t i = 0; links[l].n && i < links[l].nb; i++)
+      for (pp = &links[l].b[i]; *pp;) {
+        special_t *e = *pp;
+        if (e->key - p < size) {
+          unlink_free(&links[l], pp); /* held in the block */
+        } else if (e->obj - p < size) {
+          block_t holder; /* as clear_links: no write into a freed block */
+          if (!in_gc_span(e->key) || find(e->key, &holder))
+            *(void **)e->key = NULL;
+          unlink_free(&links[l], pp);
+        } else {
+          pp = &e->next;
+        }
+      }
 }
 
 int gm_gc_finalizers_pending(void) { return gm_load_relaxed(&nready) != 0; }

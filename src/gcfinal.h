@@ -10,7 +10,13 @@
  * finalizers of unreachable objects, clears links to unreachable objects. */
 void gm_gc_final_mark(void);
 
-/* Drop the finalizer of block p, which gm_gc_free is about to free. */
-void gm_gc_final_forget(void *p);
+/* Block [p, p + size) is about to be freed (gm_gc_free, or gm_gc_realloc
+ * moving it or to size 0; lock held). Its finalizer goes: Boehm's stays
+ * and runs at the next collection on the freed block. Links to the block
+ * and links held in it are left to the next collection, as Boehm's are,
+ * which sees the block free; unless it is large, whose pages a new block
+ * may take before then: they are cleared and forgotten now, a walk of the
+ * link tables (when there are links). */
+void gm_gc_final_forget_locked(uintptr_t p, size_t size, bool large);
 
 #endif /* GM_GCFINAL_H */

@@ -204,11 +204,12 @@ GM_INLINE void mark_candidate(marker_t *mk, uintptr_t v) {
     }
     if (!gm_gc_slot_live(s, idx) || (GM_UNLIKELY(no_interior) && idx * s->elemsize != off))
       return;
-    if (b)
-      gm_store_relaxed(b, (uint8_t)1);
-    else
+    if (b) {
+      gm_store_relaxed(b, (uint8_t)1); /* counted when packed */
+    } else {
       *m |= bit;
-    mk->marked += s->elemsize;
+      mk->marked += s->elemsize;
+    }
     if (gm_gc_kind(s) != GM_GC_NOSCAN) {
       uintptr_t obj = s->base + idx * s->elemsize;
       push(mk, obj, obj + s->elemsize);
@@ -450,9 +451,15 @@ static void start_helpers(void) {
   pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
-/* The child of a fork has no helpers: start again at the next cycle. */
+/* The child of a fork has no helpers: start again at the next cycle (not
+ * under TSan, which kills a child of a multi-threaded fork that starts a
+ * thread: there the child marks alone). */
 void gm_gc_mark_fork_child(void) {
+#if defined(__SANITIZE_THREAD__)
+  started = true;
+#else
   started = false;
+#endif
   nhelpers = 0;
   pool.lock = 0;
   pool.n = 0;
@@ -546,21 +553,30 @@ static void gm_gc_mark_verify(void) {
 #endif
 
 /* Each logged span's mark bytes into its mark bits (0 or 1 each: one
- * multiply gathers eight), then cleared, and its claim word too. */
+ * multiply gathers eight), then cleared, and its claim word too. The
+ * bytes marked are counted here, from the bits: two markers that mark one
+ * block at once (see above) both count it, and parallel cycles marked
+ * more bytes than the heap held (tests/gc/test_account, marked). */
 static void pack_bytes(void) {
+  size_t bytes = 0;
   for (size_t i = 0; i < mlog_n; i++) {
     gm_mspan_t *s = mlog[i];
     uint64_t *cw = &s->gcmark_bits[GM_MAX_BITMAP_WORDS];
     uint8_t *b = mbytes + (*cw - 1);
-    size_t n = GM_ALIGN_UP((size_t)s->nelems, 8);
+    size_t n = GM_ALIGN_UP((size_t)s->nelems, 8), marks = 0;
     for (size_t j = 0; j < n; j += 8) {
       uint64_t x;
       memcpy(&x, b + j, 8);
-      s->gcmark_bits[j / 64] |= ((x * 0x0102040810204080ULL) >> 56) << (j % 64);
+      uint64_t *w = &s->gcmark_bits[j / 64];
+      uint64_t add = (((x * 0x0102040810204080ULL) >> 56) << (j % 64)) & ~*w;
+      *w |= add;
+      marks += (size_t)gm_popcount64(add);
     }
+    bytes += marks * s->elemsize;
     memset(b, 0, n);
     *cw = 0;
   }
+  gm_fetch_add_relaxed(&marked_total, bytes);
 }
 
 void gm_gc_mark_end(void) {

@@ -195,6 +195,13 @@ void gm_gc_stw_init(void) {
   memset(&sa, 0, sizeof sa);
   sa.sa_sigaction = stop_handler;
   sa.sa_flags = SA_SIGINFO | SA_RESTART;
+#if defined(__SANITIZE_THREAD__)
+  /* TSan runs a handler when the thread leaves its next intercepted call;
+   * a read() it restarts never leaves, and the collection waited for ever
+   * (tests/gc/test_fork's threads, blocked on a pipe). Without SA_RESTART
+   * the call returns EINTR, and the handler runs then. */
+  sa.sa_flags &= ~SA_RESTART;
+#endif
   sigfillset(&sa.sa_mask); /* a stopped thread runs no other handler */
   if (sigaction(sig, &sa, NULL) != 0)
     gm_fatal("gm_gc: cannot install the stop signal handler", NULL, "sigaction failed");

@@ -6,6 +6,7 @@
  * survive. Then the threads exit (unregistering) and collections go on. */
 #include "gc_test.h"
 
+#include <errno.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
@@ -37,7 +38,10 @@ static void *holder(void *arg) {
   (void)arg;
   node_t *t = tree(10);
   char c;
-  if (read(go[0], &c, 1) != 1) /* blocked in a system call */
+  ssize_t r;
+  while ((r = read(go[0], &c, 1)) < 0 && errno == EINTR)
+    ; /* blocked in a system call: the stop signal may end it (gcstw.c) */
+  if (r != 1)
     return NULL;
   for (int i = 0; i < 20; i++)
     gc_drop(tree(8));
