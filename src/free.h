@@ -40,7 +40,9 @@ GM_INLINE void gm_free_in_span(void *p, gm_mspan_t *s) {
     return;
   }
   gm_busy_enter(); /* see mcache.h: a reclaimer may be taking s away */
-  if (GM_LIKELY(gm_span_owned_by(s, gm_tls_mcache))) {
+  /* Once: read again after the bitmap store, it cost a load. */
+  gm_mcache_t *c = gm_tls_mcache;
+  if (GM_LIKELY(gm_span_owned_by(s, c))) {
     uint64_t *wp = gm_span_abits(s, idx / 64); /* alloc, local, remote words */
     uint64_t l = wp[1];
     /* Already freed (by us or by another thread), or never handed out (not
@@ -49,7 +51,7 @@ GM_INLINE void gm_free_in_span(void *p, gm_mspan_t *s) {
      * the live blocks of a churning span sit on both sides of it, and that
      * branch went wrong on a fifth of the frees. */
     uint64_t below = (uint64_t)0 - (uint64_t)(idx < s->freeindex);
-    if (GM_UNLIKELY(gm_bit_test(l | gm_load_relaxed(&wp[2]) | ~(wp[0] | below), idx))) {
+    if (GM_UNLIKELY(gm_bit_test(gm_or_relaxed(l | ~(wp[0] | below), &wp[2]), idx))) {
       gm_busy_exit();
       gm_free_slow(p, s);
       return;
@@ -59,7 +61,7 @@ GM_INLINE void gm_free_in_span(void *p, gm_mspan_t *s) {
      * in notify_ctr while on the stack. The cache from the thread, not
      * from s->owner: a reclaimer may clear that. The entry carries p and
      * the bitmap word, so malloc's result does not wait on arithmetic. */
-    if (GM_LIKELY(gm_mcache_hot_push(gm_tls_mcache, s, p, wp, idx))) {
+    if (GM_LIKELY(gm_mcache_hot_push(c, s, p, wp, idx))) {
       gm_busy_exit();
       return;
     }

@@ -176,6 +176,18 @@ GM_INLINE bool gm_span_owned_by(gm_mspan_t *s, const struct gm_mcache *c) {
 #endif
 }
 
+/* x | *w, *w read as a relaxed load would (remote frees OR into it): one
+ * instruction with a memory operand, where the compiler loads an atomic
+ * into a register first (in free that cost a register and so a spill). */
+GM_INLINE uint64_t gm_or_relaxed(uint64_t x, const uint64_t *w) {
+#if defined(__x86_64__)
+  __asm__("orq %1, %0" : "+r"(x) : "m"(*w) : "cc");
+  return x;
+#else
+  return x | gm_load_relaxed(w);
+#endif
+}
+
 /* Hand out slot idx of a span again straight from the owner's hot stack
  * (mcache.h); wp = gm_span_abits(s, idx / 64). The slot's local_free bit
  * goes, so the bitmaps say "allocated" as before its free (which
