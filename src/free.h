@@ -36,7 +36,7 @@ GM_INLINE void gm_free_in_span_at(void *p, gm_mspan_t *s, bool wrapped) {
    * large, dead and foreign-range pointers to the slow path; and p outside
    * the window, which a wrapped s lies far from, to the full lookup. */
   uintptr_t off = (uintptr_t)p - s->base;
-  if (GM_UNLIKELY(off >= gm_load_relaxed(&s->small_bytes))) {
+  if (GM_UNLIKELY(!gm_below_relaxed(off, &s->small_bytes))) {
     if (wrapped)
       gm_free_unmapped(p);
     else
@@ -44,7 +44,7 @@ GM_INLINE void gm_free_in_span_at(void *p, gm_mspan_t *s, bool wrapped) {
     return;
   }
   size_t idx;
-  if (GM_UNLIKELY(!gm_span_obj_index_exact(s, off, &idx))) {
+  if (GM_UNLIKELY(!gm_span_obj_index_exact32(s, off, &idx))) {
     gm_free_slow(p, s);
     return;
   }

@@ -240,6 +240,38 @@ GM_INLINE bool gm_span_obj_index_exact(const gm_mspan_t *s, uintptr_t off, size_
   return (uint32_t)q < m;
 }
 
+/* gm_span_obj_index_exact for off < 2^32 (free's offsets, which are
+ * below small_bytes): a 32 x 32 -> 64 bit multiply leaves the index in
+ * one register and the low half, to compare with divmul, in another,
+ * both read from memory: three instructions where the 64-bit product
+ * took six (moves to keep divmul and to split the product). */
+GM_INLINE bool gm_span_obj_index_exact32(const gm_mspan_t *s, uintptr_t off, size_t *idx) {
+#if defined(__x86_64__) && defined(__GCC_ASM_FLAG_OUTPUTS__)
+  uint32_t lo, hi;
+  bool exact;
+  __asm__("mull %[m]\n\tcmpl %[m], %%eax"
+          : "=a"(lo), "=d"(hi), "=@ccb"(exact)
+          : "0"((uint32_t)off), [m] "m"(s->divmul));
+  (void)lo;
+  *idx = hi;
+  return exact;
+#else
+  return gm_span_obj_index_exact(s, off, idx);
+#endif
+}
+
+/* off < *bound, *bound read as a relaxed load would: one compare with
+ * memory (see gm_span_owned_by). */
+GM_INLINE bool gm_below_relaxed(uintptr_t off, const size_t *bound) {
+#if defined(__x86_64__) && defined(__GCC_ASM_FLAG_OUTPUTS__)
+  bool b;
+  __asm__("cmpq %2, %1" : "=@ccb"(b) : "r"(off), "m"(*bound));
+  return b;
+#else
+  return off < gm_load_relaxed(bound);
+#endif
+}
+
 /* Claim live large span s for freeing: one CAS of its state from LARGE to
  * DEAD, so that of two frees racing on one block exactly one wins, and the
  * other sees DEAD and is reported as the double free it is. A check that
