@@ -10,8 +10,14 @@
  *                shifted so bit 0 is slot freeindex: the next free slot is
  *                count-trailing-zeros away (Go's allocCache).
  *   freeindex    every slot below it is allocated, whatever alloc_bits says.
- *                Allocation never writes alloc_bits; it only moves
- *                freeindex and shifts alloc_cache (Go's invariant).
+ *                Taking a slot never writes alloc_bits; it only moves
+ *                freeindex and shifts alloc_cache (Go's invariant). Where
+ *                we leave Go: the refill sets every bit of the word the
+ *                cache leaves, and the owner's first free of a slot taken
+ *                from the current word sets its bit (free.h), so that
+ *                alloc_bits may be ahead of the last sweep but never say
+ *                "allocated" of a slot not handed out; readers still OR
+ *                in the slots below freeindex.
  *   local_free   slots freed by the owning thread (plain writes; cleared
  *                again when its hot stack hands the slot out).
  *   remote_free  slots freed by other threads (atomic OR).
