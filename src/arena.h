@@ -80,6 +80,15 @@ GM_INLINE gm_mspan_t *gm_window_span(uintptr_t p) {
   return gm_load_acquire(&gm_window_spans[page]);
 }
 
+/* The entry of p's page taken modulo the window (free's lookup): p's own
+ * if p lies in the window; for p outside it, some page's, NULL or a span
+ * p is at least the window's size away from, which free's bounds check
+ * (p - base < small_bytes) turns away to gm_free_unmapped. One masking
+ * instruction where the range test was two. */
+GM_INLINE gm_mspan_t *gm_window_span_wrapped(uintptr_t p) {
+  return gm_load_acquire(&gm_window_spans[gm_window_page(p) & (GM_WINDOW_PAGES - 1)]);
+}
+
 extern gm_heaparena_t *gm_arena_flat[GM_ARENA_FLAT_LEN];
 extern gm_heaparena_t **gm_arena_l1[1u << GM_ARENA_L1_BITS];
 

@@ -57,8 +57,13 @@ bool gm_span_refill_cache(gm_mspan_t *s) {
   /* An empty cache means the rest of the word holding freeindex is used up,
    * unless freeindex sits on a word boundary, where that word has not been
    * loaded yet: either way the next word to look at is ceil(freeindex/64). */
-  unsigned w = ((unsigned)s->freeindex + 63) / 64;
-  const uint64_t *a = gm_span_abits(s, 0); /* word w at a[3 * w] */
+  unsigned fi = s->freeindex, w = (fi + 63) / 64;
+  uint64_t *a = gm_span_abits(s, 0); /* word w at a[3 * w] */
+  /* Every slot of the word the cache leaves (the one holding slot fi - 1)
+   * has been handed out: say so in alloc_bits, so that free's check needs
+   * freeindex only in the word being handed out (span.h). */
+  if (fi)
+    gm_store_relaxed(&a[3 * ((fi - 1) / 64)], ~0ULL);
   for (; w < s->nwords; w++) {
     uint64_t inv = ~a[3 * w];
     if (inv) {

@@ -10,8 +10,14 @@
  *                shifted so bit 0 is slot freeindex: the next free slot is
  *                count-trailing-zeros away (Go's allocCache).
  *   freeindex    every slot below it is allocated, whatever alloc_bits says.
- *                Allocation never writes alloc_bits; it only moves
- *                freeindex and shifts alloc_cache (Go's invariant).
+ *                Taking a slot never writes alloc_bits; it only moves
+ *                freeindex and shifts alloc_cache (Go's invariant). Where
+ *                we leave Go: the refill sets every bit of the word the
+ *                cache leaves, and the owner's first free of a slot taken
+ *                from the current word sets its bit (free.h), so that
+ *                alloc_bits may be ahead of the last sweep but never say
+ *                "allocated" of a slot not handed out; readers still OR
+ *                in the slots below freeindex.
  *   local_free   slots freed by the owning thread (plain writes; cleared
  *                again when its hot stack hands the slot out).
  *   remote_free  slots freed by other threads (atomic OR).
@@ -58,18 +64,48 @@ enum { GM_CLIST_NONE = 0, GM_CLIST_FULL = 1, GM_CLIST_READY = 2 };
 
 typedef struct gm_mspan gm_mspan_t;
 struct gm_mspan {
-  /* -- hot: read by the owner's malloc fast path ------------------------- */
+  /* Two cache lines, laid out for free (measured in wl_replace, whose
+   * frees find the span cold): the second holds every field free reads
+   * and, right after them, the first bitmap word group, so that a free
+   * into a span of up to 64 slots touches one line of metadata, where it
+   * touched two, the second only once the first had come in (the group's
+   * address waits on divmul). The first line: the owner's malloc and what
+   * no fast path reads. Go's mspan has no such split (its free is the
+   * sweeper's). The struct is 104 bytes, so that with one bitmap word a
+   * span's metadata fits 128 (see GM_SPAN_META_ALIGN, mheap.h): the end of
+   * the objects (gm_span_limit) and the bytes released
+   * (gm_span_released_bytes) are computed rather than stored. */
+  /* -- line 0: the owner's malloc (with freeindex and base, below) ------- */
   uint64_t alloc_cache; /* ~alloc_bits >> (freeindex % 64) window; 0 = go slow */
-  uintptr_t base;       /* startAddr: first byte of the first page */
   size_t elemsize;      /* object size; npages * 8 KiB for a large span */
-  uint16_t freeindex;   /* written only by the allocating thread */
-  uint16_t nelems;      /* objects in the span (1 for large) */
-  uint32_t divmul;      /* offset -> index magic (Go's divMul); 0 for large */
-  /* -- read by free ------------------------------------------------------ */
+  /* -- cold -------------------------------------------------------------- */
+  size_t npages;
+  gm_mspan_t *next, *prev; /* mcentral list links, or fixalloc free list */
+  uint64_t *gcmark_bits;   /* GC spans: mark bits, one per slot (gc.h) */
+  uint32_t sweepgen;       /* reserved for the garbage-collected heap */
+  /* OS pages released (bit i = page i) while the span is on a central
+   * list, and GM_SPAN_SCANNED. Spans of more than 31 OS pages are not
+   * released piecemeal. */
+  uint32_t released_mask;
+  uint32_t partial_epoch; /* scavenger epoch when put on a list (age);
+                           * a GC span's kind (gc.h) */
+  uint16_t nelems;        /* objects in the span (1 for large) */
+  uint16_t notify_base;   /* see notify_ctr */
+#if GM_DEBUG
+#define GM_DBG_OFF_UNSET UINT32_MAX
+  size_t dbg_size;   /* large: the requested size (debugheap.c) */
+  uint32_t dbg_off;  /* large: the block's offset from base, GM_DBG_OFF_UNSET
+                      * until debugheap.c has laid the block out */
+  uint8_t dbg_guard; /* large: 1 last page kept as a guard, 2 also PROT_NONE */
+#endif
+  /* -- line 1: read by free, then bits[] --------------------------------- */
+  uintptr_t base;          /* startAddr: first byte of the first page */
   struct gm_mcache *owner; /* mcache allocating from this span, or NULL */
   /* nelems * elemsize while this is an in-use small span, else 0: free's
    * one bounds check then also rejects dead and large spans. */
   size_t small_bytes;
+  uint32_t divmul;    /* offset -> index magic (Go's divMul); 0 for large */
+  uint16_t freeindex; /* written only by the allocating thread */
   /* Owner-only (mcache.c): the owner's frees that wait for a sweep count
    * notify_ctr down, and the one that brings it to 0 moves the span from
    * its cache's full list to the ready list. One decrement serves both the
@@ -80,38 +116,22 @@ struct gm_mspan {
    * without counting (after a reclaimer took spans): a guide for when to
    * sweep, never a count a sweep relies on. */
   uint16_t notify_ctr;
-  uint8_t cache_list;      /* GM_CLIST_*: none/current, full, ready */
-  uint8_t state;           /* GM_SPAN_*, see above; atomic */
   gm_spanclass_t spanclass;
+  uint8_t state;         /* GM_SPAN_*, see above; atomic */
+  uint8_t cache_list;    /* GM_CLIST_*: none/current, full, ready */
   uint8_t nwords;        /* 64-bit words per bitmap */
   uint8_t needzero;      /* free slots may hold old data (calloc must clear) */
   uint8_t bucket;        /* metadata size bucket (mheap.c) */
   uint16_t alloc_count;  /* allocated objects as of the last sweep */
-  uint16_t notify_base;  /* see notify_ctr */
-  uint32_t partial_epoch; /* scavenger epoch when put on a list (age);
-                           * a GC span's kind (gc.h) */
-  /* -- cold --------------------------------------------------------------
-   * The struct is 104 bytes, so that with one bitmap word a span's
-   * metadata fits 128 (see GM_SPAN_META_ALIGN, mheap.h): the end of the
-   * objects (gm_span_limit) and the bytes released (gm_span_released_bytes)
-   * are computed rather than stored. */
-  size_t npages;
-  gm_mspan_t *next, *prev; /* mcentral list links, or fixalloc free list */
-  uint64_t *gcmark_bits;   /* GC spans: mark bits, one per slot (gc.h) */
-  uint32_t sweepgen;       /* reserved for the garbage-collected heap */
-  /* OS pages released (bit i = page i) while the span is on a central
-   * list, and GM_SPAN_SCANNED. Spans of more than 31 OS pages are not
-   * released piecemeal. */
-  uint32_t released_mask;
-#if GM_DEBUG
-#define GM_DBG_OFF_UNSET UINT32_MAX
-  size_t dbg_size;   /* large: the requested size (debugheap.c) */
-  uint32_t dbg_off;  /* large: the block's offset from base, GM_DBG_OFF_UNSET
-                      * until debugheap.c has laid the block out */
-  uint8_t dbg_guard; /* large: 1 last page kept as a guard, 2 also PROT_NONE */
-#endif
   uint64_t bits[];         /* alloc_bits, local_free, remote_free, interleaved */
 };
+
+#if !GM_DEBUG
+/* Span metadata starts on a cache line (GM_SPAN_META_ALIGN), so these
+ * put free's fields and the first bitmap group in line 1. */
+_Static_assert(offsetof(gm_mspan_t, base) == 64 && offsetof(gm_mspan_t, bits) == 104,
+               "free's fields and the first bitmap group no longer share line 1");
+#endif
 
 /* End of the objects: base + nelems * elemsize. */
 GM_INLINE uintptr_t gm_span_limit(const gm_mspan_t *s) {
@@ -159,6 +179,18 @@ GM_INLINE bool gm_span_owned_by(gm_mspan_t *s, const struct gm_mcache *c) {
   return eq;
 #else
   return gm_load_relaxed(&s->owner) == c;
+#endif
+}
+
+/* x | *w, *w read as a relaxed load would (remote frees OR into it): one
+ * instruction with a memory operand, where the compiler loads an atomic
+ * into a register first (in free that cost a register and so a spill). */
+GM_INLINE uint64_t gm_or_relaxed(uint64_t x, const uint64_t *w) {
+#if defined(__x86_64__)
+  __asm__("orq %1, %0" : "+r"(x) : "m"(*w) : "cc");
+  return x;
+#else
+  return x | gm_load_relaxed(w);
 #endif
 }
 
@@ -212,6 +244,38 @@ GM_INLINE bool gm_span_obj_index_exact(const gm_mspan_t *s, uintptr_t off, size_
   uint64_t q = (uint64_t)off * m;
   *idx = (size_t)(q >> 32);
   return (uint32_t)q < m;
+}
+
+/* gm_span_obj_index_exact for off < 2^32 (free's offsets, which are
+ * below small_bytes): a 32 x 32 -> 64 bit multiply leaves the index in
+ * one register and the low half, to compare with divmul, in another,
+ * both read from memory: three instructions where the 64-bit product
+ * took six (moves to keep divmul and to split the product). */
+GM_INLINE bool gm_span_obj_index_exact32(const gm_mspan_t *s, uintptr_t off, size_t *idx) {
+#if defined(__x86_64__) && defined(__GCC_ASM_FLAG_OUTPUTS__)
+  uint32_t lo, hi;
+  bool exact;
+  __asm__("mull %[m]\n\tcmpl %[m], %%eax"
+          : "=a"(lo), "=d"(hi), "=@ccb"(exact)
+          : "0"((uint32_t)off), [m] "m"(s->divmul));
+  (void)lo;
+  *idx = hi;
+  return exact;
+#else
+  return gm_span_obj_index_exact(s, off, idx);
+#endif
+}
+
+/* off < *bound, *bound read as a relaxed load would: one compare with
+ * memory (see gm_span_owned_by). */
+GM_INLINE bool gm_below_relaxed(uintptr_t off, const size_t *bound) {
+#if defined(__x86_64__) && defined(__GCC_ASM_FLAG_OUTPUTS__)
+  bool b;
+  __asm__("cmpq %2, %1" : "=@ccb"(b) : "r"(off), "m"(*bound));
+  return b;
+#else
+  return off < gm_load_relaxed(bound);
+#endif
 }
 
 /* Claim live large span s for freeing: one CAS of its state from LARGE to

@@ -101,8 +101,38 @@ static void test_class(unsigned cls, unsigned long long *rs) {
         s->alloc_count, half);
 }
 
+/* The cache's refill sets every alloc bit of the word it leaves (all its
+ * slots were handed out), so that free's fast check needs freeindex only
+ * in the word being handed out (free.h); the word being handed out keeps
+ * its bits as of the last sweep. */
+static void test_refill_marks_left_word(unsigned cls) {
+  gm_mspan_t *s = new_span(cls);
+  if (s->nwords < 2)
+    return;
+  for (unsigned i = 0; i < 64; i++)
+    CHECK(gm_span_next_free_fast(s) != NULL, "class %u: slot %u of word 0", cls, i);
+  CHECK(*gm_span_abits(s, 0) == 0, "class %u: word 0 written while handed out", cls);
+  CHECK(gm_span_refill_cache(s), "class %u: no second word", cls);
+  CHECK(*gm_span_abits(s, 0) == ~0ULL, "class %u: word 0 left unmarked: %#llx", cls,
+        (unsigned long long)*gm_span_abits(s, 0));
+  CHECK(s->freeindex == 64 && *gm_span_abits(s, 1) != ~0ULL, "class %u: word 1 marked early",
+        cls);
+  /* An allocated slot below freeindex in the current word, and one freed
+   * since: the sweep keeps the first and frees the second, as before. */
+  CHECK(gm_span_next_free_fast(s) != NULL && gm_span_next_free_fast(s) != NULL,
+        "class %u: word 1 slots", cls);
+  *gm_span_lfree(s, 0) |= 1;
+  s->notify_ctr--;
+  gm_span_sweep(s);
+  CHECK(s->alloc_count == 65, "class %u: swept count %u, expected 65", cls, s->alloc_count);
+  CHECK(*gm_span_abits(s, 0) == ~1ULL, "class %u: word 0 after sweep %#llx", cls,
+        (unsigned long long)*gm_span_abits(s, 0));
+}
+
 int main(void) {
   unsigned long long rs = unit_seed();
+  for (unsigned cls = 1; cls < GM_NUM_CLASSES; cls++)
+    test_refill_marks_left_word(cls);
   for (unsigned cls = 1; cls < GM_NUM_CLASSES; cls++)
     for (int rep = 0; rep < 20; rep++)
       test_class(cls, &rs);
