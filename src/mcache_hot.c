@@ -45,7 +45,9 @@
  *   - thread exit and a fork child's other threads: their caches go.
  * A free that finds its stack full is counted and waits for a sweep, as
  * every free did before the stacks (tcmalloc's thread cache, too, lets go
- * of its newest frees when a list is over its length).
+ * of its newest frees when a list is over its length); so do the entries
+ * of a class not allocated since the last refill that could grow the heap
+ * (gm_mcache_hot_drop_idle).
  *
  * What it costs and buys (on by default; GOMALLOC_HOT=off for A/B, which
  * is no cheaper: the stack tests stay on the fast paths). Instructions
