@@ -309,8 +309,11 @@ static void *mcache_next_free(gm_mcache_t *c, gm_spanclass_t spc) {
     s = take_oldest(c, spc);
   if (s)
     return gm_span_next_free_fast(s);
-  if (c->nempty && refill_may_grow(spc))
-    release_empty(c);
+  if (refill_may_grow(spc)) {
+    gm_mcache_hot_drop_idle(c); /* spans only idle hot entries kept from emptying */
+    if (c->nempty)
+      release_empty(c);
+  }
   s = gm_mcentral_cache_span(&gm_central[spc], c);
   if (GM_UNLIKELY(!s)) {
     gm_mcache_oom_release_from(c, true);

@@ -88,6 +88,10 @@ typedef struct gm_mcache {
    * owner's next slow path empties them (cache lock). */
   uint8_t hot_stale;
   uint8_t hot_on; /* has stacks (else every top is GM_HOT_NONE) */
+  /* Each class's hot_pops at the last refill that could grow the heap:
+   * a class not popped since gives its entries up (mcache_hot.c,
+   * gm_mcache_hot_drop_idle). Any start value will do. */
+  uint64_t hot_seen[GM_NUM_SPAN_CLASSES];
   /* The hot stacks, last: a class's words are touched only once used. */
   /* A flexible member: the static empty and orphan caches, which have no
    * stacks, leave it out (with it they were 81 KiB each of .data, most of

@@ -71,6 +71,9 @@ void gm_mcache_hot_drop_span(gm_mcache_t *c, gm_mspan_t *s);
 void gm_mcache_hot_setup(gm_mcache_t *c, gm_spanclass_t spc);
 void gm_mcache_hot_drop_unowned(gm_mcache_t *c, gm_spanclass_t spc);
 void gm_mcache_hot_discard(gm_mcache_t *c);
+/* Before a refill that may grow the heap: the classes not popped since the
+ * last such refill give up their entries (counted), cache lock held. */
+void gm_mcache_hot_drop_idle(gm_mcache_t *c);
 void gm_mcache_hot_restore(gm_mcache_t *c);
 uint64_t gm_mcache_hot_pops(gm_mcache_t *c, unsigned spc);
 #if GM_DEBUG
