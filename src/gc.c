@@ -47,9 +47,10 @@
  * Returning swept-empty spans to the OS sooner would not lower a peak: at
  * the peak the page heap holds almost no free pages (it is the high-water
  * mark of the spans themselves). Part of the live bytes at the peak is
- * false retention any conservative collector meets: the workloads' compiled code keeps a
- * dead tree's two halves in callee-saved registers until the next tree is
- * half built (gcthreads-1: 2.5 MiB marked, of which 1 MiB is that). */
+ * false retention any conservative collector meets: the workloads'
+ * compiled code keeps a dead tree's two halves in callee-saved registers
+ * until the next tree is half built (gcthreads-1: 2.5 MiB marked, of
+ * which 1 MiB is that). */
 #include "gc.h"
 
 #include "error.h"
