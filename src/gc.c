@@ -8,26 +8,49 @@
  * cached spans are swept, every other span becomes unswept), start the
  * world, set the next goal. The pause is stop + mark + that start.
  *
- * Pacing. The goal is Go's GOGC: heap_goal = live * (1 + percent/100), at
- * least 4 MiB, where live is the bytes marked. The heap_live count grows
- * by a span's free space when a thread takes the span (as Go's heapLive
- * counts whole spans handed to mcaches) and by each large block; the
- * allocation slow path starts a cycle once it passes the goal. The
- * default percent is 100, Go's, and the heap peaks near twice the largest
- * live heap a cycle sees. Boehm GC grows its heap by less (about 1.5x) but
- * never shrinks it and collects more often while small: on bench/gc
- * GCBench peaks at 33.2 MiB here (a cycle lands when the 16 MiB stretch
- * tree is complete: goal 32 MiB) against Boehm's 29.5, while our heap then
- * runs at 16 MiB (58 cycles) where Boehm's stays at 28 MiB (32 cycles).
- * The counts are right: a cycle's heap_live equals the span bytes in use
- * (gctrace "spans"), so neither inflation nor fragmentation is at work.
- * Percent 75 would win peak RSS on every workload (GCBench 24.7 MiB,
- * gcthreads 1/2/4 threads 6.1/10.7/17.3 against 7.1/11.8/20.0 MiB), at
- * 78 cycles instead of 58 and 14% more instructions for GCBench (callgrind
- * 3.01 G against 2.65 G), and 12-35% more cycles with threads, where every
- * cycle stops them all; so 100 stays the default until marking is cheaper
- * (December 2026, interleaved runs on a loaded 2-core machine; RSS and
- * cycle counts are stable under load, times are not). */
+ * Pacing. Go's GOGC sets the goal: heap_goal = live * (1 + percent/100),
+ * at least Go's heapminimum (4 MiB at percent 100, scaled with percent as
+ * Go scales it), where live is the bytes marked. The heap_live count
+ * grows by a span's free space when a thread takes the span (as Go's
+ * heapLive counts whole spans handed to mcaches) and by each large block;
+ * the allocation slow path starts a cycle once it passes the goal. The
+ * heap then peaks near the goal (gctrace: "spans" equals the goal at each
+ * trigger), and peak RSS is the goal's high-water mark: pages the heap has
+ * once used stay resident until the scavenger returns them.
+ *
+ * Where we leave Go: past its own high-water mark the heap grows by less.
+ * Go's goal is kept while it stays within the largest heap a cycle has
+ * seen (heap_peak: those pages are resident already, so a generous goal
+ * there saves cycles and costs no memory), but a goal above that mark is
+ * cut to live * (1 + percent/200), half the headroom. Peak RSS is where
+ * the heap grows, so that is where we are sparing, as Boehm GC is: it
+ * collects rather than grow (its free-space divisor 3 leaves pointerful
+ * heaps 2/3 of live as headroom), and keeps that small headroom always,
+ * paying for it in cycles (182 on gcthreads-1, where we take 70).
+ * Measured on bench/gc (interleaved runs, 2 cores at load ~17, December
+ * 2026; RSS and cycle counts hold under load, times do not): gcthreads
+ * with 1/2/4 threads peaks at 6.5/9.6/15.7-16.2 MiB (Go's goal alone:
+ * 7.4/12.4/18.7-19.8; Boehm 6.9-7.0/10.9-11.0/14-18) at 70/186/210 cycles
+ * (Go's: 68/165/177); cutting to two thirds gave 6.5/10.5/16.3-17.3 at
+ * 70/178/197, and percent 67 everywhere 6.5/10.7/16.6-17.3 at 72/191/255
+ * (CPU +31% with 4 threads against +10% here). What it costs: a heap that
+ * grows steadily does so in smaller steps, and where the last step lands
+ * against a big structure's death decides its peak: GCBench peaks at 25.4
+ * MiB, where Go's steps (4, 8, 16 MiB) happened to land a cycle just as
+ * its 16 MiB stretch tree died (21.1 MiB; Boehm 29.5).
+ * What the peaks are made of (smaps at the peak, gcthreads-4): the GC
+ * spans (the goal, 13-17 MiB), 1.9 MiB of binaries and libc shared with
+ * any process, and about 1.5 MiB of our metadata that grows with the
+ * heap: span structs (~200 B per 8 KiB span of 32 B blocks), mark bits
+ * (136 B per span), the parallel mark's bytes (one per slot of a marked
+ * span: 3% of a heap of 32 B blocks), mark stacks and thread caches.
+ * Returning swept-empty spans to the OS sooner would not lower a peak: at
+ * the peak the page heap holds almost no free pages (it is the high-water
+ * mark of the spans themselves). Part of the live bytes at the peak is
+ * false retention any conservative collector meets: the workloads'
+ * compiled code keeps a dead tree's two halves in callee-saved registers
+ * until the next tree is half built (gcthreads-1: 2.5 MiB marked, of
+ * which 1 MiB is that). */
 #include "gc.h"
 
 #include "error.h"
@@ -43,14 +66,36 @@
 
 gm_gc_t gm_gc = {.lock = GM_LOCK_INIT};
 
-#define MIN_GOAL ((size_t)4 << 20)
+#define MIN_GOAL ((size_t)4 << 20) /* Go's defaultHeapMinimum, at percent 100 */
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static uint64_t freed_mark; /* gm_gc.freed_objects at the last trace */
 
+/* live + live * num / den, saturated. */
+static size_t grow_by(size_t live, size_t num, size_t den) {
+  size_t q = live / den;
+  if (num && q > (SIZE_MAX - live) / num)
+    return SIZE_MAX;
+  return live + q * num;
+}
+
+/* The pacing above: Go's goal up to the heap's high-water mark, half its
+ * headroom past it. */
 static void set_goal_locked(size_t live) {
-  size_t goal = gm_gc.percent < 0 ? SIZE_MAX : live + live / 100 * (size_t)gm_gc.percent;
-  gm_store_relaxed(&gm_gc.heap_goal, goal < MIN_GOAL ? MIN_GOAL : goal);
+  if (gm_gc.percent < 0) {
+    gm_store_relaxed(&gm_gc.heap_goal, SIZE_MAX);
+    return;
+  }
+  size_t pct = (size_t)gm_gc.percent;
+  uint64_t min64 = (uint64_t)MIN_GOAL * pct / 100; /* pct < 2^31: no overflow */
+  size_t min = min64 > SIZE_MAX ? SIZE_MAX : (size_t)min64;
+  size_t go = grow_by(live, pct, 100), grow = grow_by(live, pct, 200);
+  if (go < min)
+    go = min;
+  if (grow < min)
+    grow = min;
+  size_t goal = go < gm_gc.heap_peak ? go : gm_gc.heap_peak;
+  gm_store_relaxed(&gm_gc.heap_goal, goal > grow ? goal : grow);
 }
 
 static void init_once(void) {
@@ -91,6 +136,8 @@ static void trace(uint64_t t0, uint64_t t1, uint64_t t2, uint64_t t3, uint64_t t
 
 void gm_gc_collect_locked(void) {
   gm_gc_clear_stack();
+  if (gm_gc.heap_bytes > gm_gc.heap_peak) /* before the sweep gives spans back */
+    gm_gc.heap_peak = gm_gc.heap_bytes;
   uint64_t t0 = gm_sys_now_ns();
   gm_gc_sweep_finish_locked(); /* the last cycle's sweep, world running */
   uint64_t freed = gm_gc.freed_objects - freed_mark;

@@ -116,9 +116,10 @@ typedef struct gm_gc {
   unsigned reclaim_next; /* gm_gc_reclaim_locked's cursor over the classes */
   gm_fixalloc_t markalloc;
   uintptr_t lo, hi; /* bounds of every GC span ever: the scan's first filter */
-  /* Pacing (bytes): live after the last mark, goal, and the live count
-   * since (marked + span space handed to caches + large blocks). */
-  size_t heap_marked, heap_goal, heap_live, heap_bytes;
+  /* Pacing (bytes; gc.c): live after the last mark, goal, and the live
+   * count since (marked + span space handed to caches + large blocks);
+   * heap_bytes: GC spans now, heap_peak: the most a cycle found. */
+  size_t heap_marked, heap_goal, heap_live, heap_bytes, heap_peak;
   uint64_t total_alloc; /* bytes handed to caches and large blocks, ever */
   int percent; /* < 0: off */
   /* Statistics. */
