@@ -220,8 +220,15 @@ static bool take_listed(gm_mcache_t *c, gm_spanclass_t spc, gm_mspan_t *s) {
 
 /* The ready span with the most owner frees waiting among the newest few:
  * a sweep is worth more the more slots it gives back, and a span that
- * just crossed the threshold keeps collecting frees while it waits. */
+ * just crossed the threshold keeps collecting frees while it waits. None
+ * beats a head whose every slot is free, which the frees of other threads
+ * make of spans of a few objects: then the walk, a load of two lines per
+ * span that the sweep does not need (next shares one with the bitmaps,
+ * which those threads keep writing), is skipped; it was half the samples
+ * of the refill in wl_rings. */
 static gm_mspan_t *best_ready(gm_mspan_t *s) {
+  if (!s || frees_waiting(s) >= s->nelems)
+    return s;
   gm_mspan_t *best = s;
   for (unsigned k = 0; s && k < 8; s = s->next, k++)
     if (gm_span_local_nfreed(s) > gm_span_local_nfreed(best))
