@@ -175,12 +175,6 @@ GM_NOINLINE void gm_free_remote(gm_mspan_t *s, size_t idx, const void *p) {
   unsigned w = (unsigned)(idx / 64);
   uint64_t bit = 1ULL << (idx % 64);
   uint64_t *rf = gm_span_rfree(s, 0);
-#if defined(__x86_64__) || defined(__i386__)
-  /* The line of the word group, asked for in exclusive state at once: the
-   * checks below would load it shared and the OR then upgrade it, two
-   * trips to the owner's core for one free (a NOP where unsupported). */
-  __asm__ volatile("prefetchw %0" : : "m"(rf[3 * w]));
-#endif
   /* The slot must be allocated: below freeindex or set in alloc_bits
    * (acquire pairs with the sweep's release of freeindex), and not already
    * freed by the owner. */
