@@ -55,7 +55,9 @@ __thread gm_tls_t gm_tls __attribute__((tls_model("initial-exec"))) = {.mcache =
  *
  * Other threads' frees into owned spans set remote bits only; the first one
  * in a word bumps remote_hint, and a refill that finds no ready span looks
- * through the class's full list when the hint moved. What the owner does
+ * at the oldest full span, then through the class's full list, when the
+ * hint moved. The current span is swept in place once the frees waiting,
+ * the owner's and the others', reach the threshold. What the owner does
  * not come back for goes back to mcentral: the owner's slow path hands back,
  * twice a second, the spans listed for half a second or more; the
  * idle-cache reclaim (mcache_reclaim.c) takes everything from threads that
