@@ -66,10 +66,12 @@ typedef struct gm_mcache {
   uint64_t sample_n[GM_NUM_CLASSES], sample_bytes[GM_NUM_CLASSES];
   struct gm_mcache *next, *prev; /* all mcaches (registry lock) */
   /* Reclaim from idle threads (mcache_reclaim.c): the owner's gm_tls_busy,
-   * a lock its slow paths take (a spin flag, uncontended but for a reclaim),
-   * its count of slow paths, and the reclaimer's view of that count. */
+   * a lock its slow paths take (the owner's flag and a taker's, see
+   * mcache_internal.h), its count of slow paths, and the reclaimer's view
+   * of that count. */
   uint8_t *busy;
   uint8_t lock;
+  uint8_t taker; /* a trimmer or reclaimer wants or holds the lock */
   uint8_t trimming; /* the trimmer holds lock and waits for busy */
   uint8_t gave_up;  /* the last trimmer gave up waiting for busy */
   struct gm_mcache *trim_next; /* the trimmer's list of caches it holds */

@@ -9,7 +9,8 @@
  * So the scavenger takes them back from a cache whose thread has not been
  * in its slow path for two rounds (a thread that still allocates trims its
  * own lists, see gm_mcache_alloc_slow):
- *   1. trylock the cache (the owner's slow paths hold it);
+ *   1. try the cache's lock (the owner's slow paths hold it; an
+ *      asymmetric lock, mcache_internal.h);
  *   2. take every span: current spans become the empty span, so the
  *      owner's next malloc goes to its slow path (and waits for the lock);
  *      every span's owner is cleared, so its next free of one of them is a
@@ -21,7 +22,7 @@
  *      taken span;
  *   5. hand the spans to mcentral, as the owner's own flush would.
  * The owner pays two one-instruction updates per malloc and free
- * (gm_busy_enter/exit) and a lock per slow path. Without membarrier (old
+ * (gm_busy_enter/exit) and two plain stores and a load per slow path. Without membarrier (old
  * kernels, some sandboxes) nothing is reclaimed from idle threads.
  *
  * Step 4 waits a bounded time (TRIM_WAIT_NS for the whole round), not for
@@ -240,20 +241,35 @@ void gm_mcache_untake(gm_mcache_t *c) {
 }
 
 static unsigned take_from_caches(take_req_t *rq) {
-  if (!gm_sys_membarrier()) /* also registers on the first call */
-    return 0;
-  gm_mcache_t *self = gm_tls_mcache, *held = NULL;
+  gm_mcache_t *self = gm_tls_mcache, *tried = NULL, *held = NULL;
   gm_mspan_t *list = NULL;
   unsigned ncaches = 0;
   rq->nspans = 0;
   gm_lock(&gm_mcache_registry_lock);
+  /* Step 1, trylock, in two: announce to each cache chosen, one fence for
+   * all of them (mcache_internal.h), then see whose owner is not in its
+   * slow path. No cache chosen, no fence. */
   for (gm_mcache_t *c = gm_mcache_registry; c; c = c->next) {
-    if (c == self || !pick(c, rq) || !gm_cache_trylock(c))
+    if (c == self || !pick(c, rq))
+      continue;
+    gm_cache_try_announce(c);
+    c->trim_next = tried;
+    tried = c;
+  }
+  bool fenced = tried && gm_sys_membarrier(); /* also registers on the first call */
+  while (tried) {
+    gm_mcache_t *c = tried;
+    tried = c->trim_next;
+    if (!fenced) {
+      gm_cache_try_withdraw(c);
+      continue;
+    }
+    if (!gm_cache_try_fenced(c))
       continue;
     /* Still inside the fast path it was last given up on (parked in a
      * signal handler, say): nothing to gain this round. */
     if ((c->gave_up && gm_load_relaxed(c->busy)) || !take(c, rq->current, rq->min_age)) {
-      gm_cache_unlock(c);
+      gm_cache_untry(c);
       continue;
     }
     c->trimming = 1;
@@ -294,7 +310,7 @@ static unsigned take_from_caches(take_req_t *rq) {
       ncaches++;
     }
     c->trimming = 0;
-    gm_cache_unlock(c);
+    gm_cache_untry(c);
   }
   gm_unlock(&gm_mcache_registry_lock);
   gm_mcache_uncache_list(list);

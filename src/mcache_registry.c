@@ -114,7 +114,7 @@ static gm_mcache_t *mcache_create(void) {
     memset(c->sample_n, 0, sizeof c->sample_n);
     memset(c->sample_bytes, 0, sizeof c->sample_bytes);
     c->busy = &gm_tls_busy; /* runs on the owning thread */
-    c->lock = 0;
+    c->lock = c->taker = 0;
     c->nslow = c->seen_nslow = c->idle_rounds = 0;
     c->spare_next = NULL;
     c->prev = NULL;
@@ -335,6 +335,7 @@ void gm_mcache_fork_child(void) {
   gm_mcache_t *self = gm_tls_mcache;
   if (self != &gm_empty_mcache) {
     self->lock = 0; /* a fork from a signal handler inside our slow path */
+    self->taker = 0; /* or while a trimmer, gone now, tried our lock */
     if (self->trimming) /* or while a trimmer, gone now, held our spans */
       gm_mcache_untake(self);
     self->trimming = 0;
