@@ -5,9 +5,13 @@
 
 #include "../common/check.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 /* The old closing call, for tests written against it: the name is no longer
  * printed (CTest names the test), only check_summary's line. */
@@ -31,6 +35,36 @@ static inline double unit_now(void) {
 static inline unsigned long long unit_seed(void) {
   const char *s = getenv("GM_SEED");
   return s ? strtoull(s, NULL, 0) : 0x5eed1234ULL;
+}
+
+/* Run fn in a forked child (stderr to a pipe, 20 s alarm) and check that it
+ * aborts with SIGABRT and a message containing needle. */
+static inline void unit_expect_abort(const char *what, void (*fn)(void), const char *needle) {
+  int fds[2];
+  if (pipe(fds) != 0) {
+    CHECK(0, "%s: pipe failed", what);
+    return;
+  }
+  pid_t pid = fork();
+  if (pid == 0) {
+    alarm(20);
+    dup2(fds[1], 2);
+    close(fds[0]);
+    fn();
+    _exit(0); /* survived: the test fails */
+  }
+  close(fds[1]);
+  char buf[512] = {0};
+  size_t n = 0;
+  ssize_t r;
+  while (n < sizeof buf - 1 && (r = read(fds[0], buf + n, sizeof buf - 1 - n)) > 0)
+    n += (size_t)r;
+  close(fds[0]);
+  int st = 0;
+  waitpid(pid, &st, 0);
+  CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT, "%s: expected SIGABRT, got status 0x%x", what,
+        st);
+  CHECK(strstr(buf, needle) != NULL, "%s: expected \"%s\", got \"%s\"", what, needle, buf);
 }
 
 #endif
