@@ -22,7 +22,7 @@
  * Go's goal is kept while it stays within the largest heap a cycle has
  * seen (heap_peak: those pages are resident already, so a generous goal
  * there saves cycles and costs no memory), but a goal above that mark is
- * cut to live * (1 + percent/200), half the headroom. Peak RSS is where
+ * cut to live * (1 + percent/150), two thirds of the headroom. Peak RSS is where
  * the heap grows, so that is where we are sparing, as Boehm GC is: it
  * collects rather than grow (its free-space divisor 3 leaves pointerful
  * heaps 2/3 of live as headroom), and keeps that small headroom always,
@@ -33,7 +33,13 @@
  * 7.4/12.4/18.7-19.8; Boehm 6.9-7.0/10.9-11.0/14-18) at 70/186/210 cycles
  * (Go's: 68/165/177); cutting to two thirds gave 6.5/10.5/16.3-17.3 at
  * 70/178/197, and percent 67 everywhere 6.5/10.7/16.6-17.3 at 72/191/255
- * (CPU +31% with 4 threads against +10% here). What it costs: a heap that
+ * (CPU +31% with 4 threads against +10% here). Quiet, half the headroom
+ * cost too much time with threads: gcthreads-4 took 315 cycles, 613 ms
+ * against Boehm's 623 (Go's goal: 169 cycles, 421 ms, but 22.5 MiB against
+ * Boehm's 18.4); two thirds took 243 cycles, 530 ms, 18.6 MiB, and
+ * gcthreads-2 184 cycles, 250 ms against 305, 10.9 MiB against 11.2
+ * (medians of 5 interleaved runs, load under 2, December 2026), so two
+ * thirds it is. What it costs: a heap that
  * grows steadily does so in smaller steps, and where the last step lands
  * against a big structure's death decides its peak: GCBench peaks at 25.4
  * MiB, where Go's steps (4, 8, 16 MiB) happened to land a cycle just as
@@ -79,7 +85,7 @@ static size_t grow_by(size_t live, size_t num, size_t den) {
   return live + q * num;
 }
 
-/* The pacing above: Go's goal up to the heap's high-water mark, half its
+/* The pacing above: Go's goal up to the heap's high-water mark, two thirds of its
  * headroom past it. */
 static void set_goal_locked(size_t live) {
   if (gm_gc.percent < 0) {
@@ -89,7 +95,7 @@ static void set_goal_locked(size_t live) {
   size_t pct = (size_t)gm_gc.percent;
   uint64_t min64 = (uint64_t)MIN_GOAL * pct / 100; /* pct < 2^31: no overflow */
   size_t min = min64 > SIZE_MAX ? SIZE_MAX : (size_t)min64;
-  size_t go = grow_by(live, pct, 100), grow = grow_by(live, pct, 200);
+  size_t go = grow_by(live, pct, 100), grow = grow_by(live, pct, 150);
   if (go < min)
     go = min;
   if (grow < min)

@@ -58,7 +58,7 @@ static const gm_option_t table[] = {
      "put the heap at Go's 0xc000000000 (fixed) or at ADDR instead of a random base", false},
     {"GOMALLOC_GC_PERCENT", GM_OPT_GCPERCENT, "100", FIELD(gc_percent), NULL, "PERCENT|off",
      "collected heap (gm_gc_*): grow to live x (1 + PERCENT/100), at least 4 MiB x PERCENT/100, "
-     "before collecting (Go's GOGC); past the largest heap so far, by half that headroom",
+     "before collecting (Go's GOGC); past the largest heap so far, by 2/3 of that headroom",
      false},
     {"GOMALLOC_GC_TRACE", GM_OPT_BOOL, "off", FIELD(gc_trace), NULL, "1",
      "print one line per collection of the collected heap on stderr (Go's gctrace)", false},
