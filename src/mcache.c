@@ -140,47 +140,6 @@ static bool scan_full(gm_mcache_t *c, gm_spanclass_t spc) {
   return moved;
 }
 
-/* The sweep of exhausted span s (owner only) once every slot is free
- * again, by its owner or by other threads: false, changing nothing, if
- * one is not. Then no slot is allocated, so no free by another thread can
- * still be on its way but a double free, which finds its bit still set
- * (before the clear below) or its slot free (after freeindex is reset),
- * as it would against the full sweep, which takes each remote word with
- * an exchange. Plain loads and stores here: the exchange is a locked
- * instruction, which waits for every store the thread has pending, and in
- * a ring of threads freeing each other's blocks that wait was 10% of the
- * samples once the cache lock had gone (wl_rings, perf). There 96% of
- * the spans the owner sweeps are empty (1-8 objects a span, freed by the
- * next thread before the owner comes back for them). */
-static bool sweep_emptied(gm_mspan_t *s, gm_class_counts_t *own) {
-  unsigned nw = s->nwords;
-  if (s->freeindex != s->nelems)
-    return false;
-  uint64_t *a = gm_span_abits(s, 0); /* alloc, local, remote of word w at a[3 * w] */
-  for (unsigned w = 0; w < nw; w++) {
-    uint64_t l = a[3 * w + 1], r = gm_load_relaxed(&a[3 * w + 2]);
-    /* A slot in both is a double free: the full sweep reports it. */
-    if ((l | r) != gm_span_slot_mask(s, w) || (l & r))
-      return false;
-  }
-  unsigned tail = (unsigned)s->nelems & 63;
-  for (unsigned w = 0; w < nw; w++) {
-    gm_store_relaxed(&a[3 * w], (w == nw - 1 && tail) ? ~0ULL << tail : (uint64_t)0);
-    a[3 * w + 1] = 0;
-    gm_store_relaxed(&a[3 * w + 2], (uint64_t)0);
-  }
-  gm_store_relaxed(&own->nmalloc, own->nmalloc + ((unsigned)s->nelems - s->alloc_count));
-  gm_store_relaxed(&own->nfree, own->nfree + s->nelems);
-  s->alloc_count = 0;
-  s->notify_ctr = s->notify_base; /* no owner frees since this sweep */
-  s->needzero = 1;
-  s->alloc_cache = ~a[0];
-  /* Release, as the sweep's: a free that sees freeindex 0 sees the slots
-   * free in alloc_bits. */
-  gm_store_release(&s->freeindex, (uint16_t)0);
-  return true;
-}
-
 /* Sweep s, one of c's spans, and load its cache; false if it had nothing
  * free. Cached spans are exhausted when swept: the owner-only sweeps
  * apply when every slot is free or the owner's frees alone wait. */
@@ -191,7 +150,7 @@ GM_INLINE bool sweep_owned(gm_mcache_t *c, gm_mspan_t *s) {
    * takes no hot slots) comes; the sweep makes the slots of s free in
    * alloc_bits, where its entries would hand them out a second time. */
   gm_mcache_hot_drop_span(c, s);
-  if (!sweep_emptied(s, own) && !gm_span_sweep_local(s, own) && !gm_span_sweep_counted(s, own))
+  if (!gm_span_sweep_emptied(s, own) && !gm_span_sweep_local(s, own) && !gm_span_sweep_counted(s, own))
     return false;
   return s->alloc_cache || gm_span_refill_cache(s);
 }

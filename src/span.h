@@ -324,6 +324,15 @@ unsigned gm_span_sweep_counted(gm_mspan_t *s, struct gm_class_counts *own);
  * waiting (the full sweep handles those). Owner only. */
 bool gm_span_sweep_local(gm_mspan_t *s, struct gm_class_counts *own);
 
+/* The sweep of an exhausted span whose every slot is free again, freed by
+ * its owner or by other threads: no slot is allocated, so no free by
+ * another thread can still be on its way but a double free, which finds
+ * its bit still set (before the clear) or its slot free (after freeindex
+ * is reset), as against the full sweep. True with the cache loaded;
+ * false, changing nothing, if s is not exhausted or a slot is not free
+ * (or freed twice: the full sweep reports it). Owner only. */
+bool gm_span_sweep_emptied(gm_mspan_t *s, struct gm_class_counts *own);
+
 /* True if frees are waiting to be swept in (owner's view). */
 bool gm_span_has_frees(gm_mspan_t *s);
 
