@@ -26,17 +26,6 @@
 #include <sched.h>
 #include <string.h>
 
-#if defined(__SANITIZE_THREAD__)
-#define UNDER_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define UNDER_TSAN 1
-#endif
-#endif
-#ifndef UNDER_TSAN
-#define UNDER_TSAN 0
-#endif
-
 enum { WORKERS = 2, HOLD = 24, MAIL = 32 };
 /* Classes of 1 to 3 objects a span (8 KiB, 9472 B, 12 KiB, 16 KiB, ...). */
 static const size_t sizes[] = {8192, 9000, 12288, 13000, 16384, 6144, 20000};

@@ -26,17 +26,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#if defined(__SANITIZE_THREAD__)
-#define UNDER_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define UNDER_TSAN 1
-#endif
-#endif
-#ifndef UNDER_TSAN
-#define UNDER_TSAN 0
-#endif
-
 static unsigned char pat(const void *p, size_t i) {
   return (unsigned char)(((uintptr_t)p >> 4) * 31 + i * 7 + 1);
 }

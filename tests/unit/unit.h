@@ -13,6 +13,19 @@
 #include <time.h>
 #include <unistd.h>
 
+/* 1 in a ThreadSanitizer build (gcc defines the macro, clang has the
+ * feature), for tests that skip or slow down there. */
+#if defined(__SANITIZE_THREAD__)
+#define UNDER_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define UNDER_TSAN 1
+#endif
+#endif
+#ifndef UNDER_TSAN
+#define UNDER_TSAN 0
+#endif
+
 /* The old closing call, for tests written against it: the name is no longer
  * printed (CTest names the test), only check_summary's line. */
 #define unit_done(name) ((void)(name), check_summary())
